@@ -1,0 +1,27 @@
+"""The contract between a file's bytes and its records (implemented per format)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from shipper.record import Record
+
+
+class Decoder(Protocol):
+    """Turns one file's bytes, fed in order in chunks of any size, into records.
+
+    The records produced do not depend on how the input was split into chunks.
+    """
+
+    def feed(self, data: bytes, start: int) -> list[Record]:
+        """Parse `data`, the file's bytes from offset `start`; return completed records."""
+
+    def flush_idle(self, now: float) -> list[Record]:
+        """Emit partial groups left open longer than the partial timeout (4 s)."""
+
+    def finish(self) -> list[Record]:
+        """No more bytes will come: emit every pending group and unterminated line as is."""
+
+    @property
+    def resume_offset(self) -> int:
+        """Where reading must restart to reproduce every record not yet returned."""
