@@ -25,6 +25,11 @@ class Metrics:
         self.records_read = Counter(
             "shipper_records_read", "Records parsed from log files (partials joined).", registry=r
         )
+        self.records_malformed = Counter(
+            "shipper_records_malformed",
+            "Lines that did not parse in their file's format, shipped as raw text.",
+            registry=r,
+        )
         self.records_delivered = Counter(
             "shipper_records_delivered", "Records acknowledged by the output.", registry=r
         )
