@@ -1,0 +1,105 @@
+"""`shipper run`: build the components from the settings, run them, stop them cleanly.
+
+Exit codes (SPEC "Command line"): 0 when everything read was delivered or
+dead-lettered (or on SIGTERM after draining), 3 when `--once` could not deliver
+everything within SHIPPER_ONCE_RETRY_TIMEOUT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from shipper import __version__
+from shipper.budget import ByteBudget
+from shipper.observe.logging import setup_logging
+from shipper.observe.metrics import Metrics
+from shipper.observe.progress import Progress
+from shipper.observe.server import ObserveServer
+from shipper.pipeline import Pipeline
+from shipper.settings import Settings
+from shipper.sinks.base import Sink
+from shipper.sources.tail.source import TailSource
+
+log = logging.getLogger("shipper.agent")
+
+STOP_DRAIN_SECONDS = 20.0  # within the DaemonSet's 30 s grace period, with room to save
+
+
+def build_sink(settings: Settings, metrics: Metrics) -> Sink:
+    if settings.output.kind == "elasticsearch":
+        from shipper.sinks.elasticsearch import ElasticsearchSink
+
+        return ElasticsearchSink(settings, metrics)
+    if settings.output.kind == "file":
+        from shipper.sinks.file import file_sink
+
+        assert settings.output.path is not None
+        return file_sink(settings.output.path, metrics)
+    from shipper.sinks.stdout import stdout_sink
+
+    return stdout_sink(metrics)
+
+
+def run_agent(settings: Settings) -> int:
+    setup_logging(settings.log_level, settings.log_format)
+    return asyncio.run(Agent(settings).run())
+
+
+class Agent:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.stop = asyncio.Event()
+        self._signals = 0
+
+    def _on_signal(self, signum: int) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            log.warning("second signal: exiting at once", extra={"signal": signum})
+            os._exit(128 + signum)
+        log.info("stopping: draining what is in flight", extra={"signal": signum})
+        self.stop.set()
+
+    async def run(self) -> int:
+        settings, metrics = self.settings, self.metrics
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._on_signal, signum)
+        sink = build_sink(settings, metrics)
+        budget = ByteBudget(settings.buffer_max_bytes)
+        pipeline = Pipeline(settings, sink, metrics)
+        source = TailSource(settings, pipeline, budget, metrics)
+        server = ObserveServer(settings.metrics_addr, metrics, lambda: source.started)
+        log.info(
+            "shipper starting",
+            extra={"version": __version__, "output": str(settings.output), "once": settings.once},
+        )
+        await server.start()
+        await sink.start()
+        tasks = [asyncio.create_task(pipeline.run(), name="pipeline")]
+        if settings.once and sys.stderr.isatty():
+            tasks.append(asyncio.create_task(Progress(metrics, lambda: source.lag_bytes).run()))
+        try:
+            await source.run(self.stop)
+            await pipeline.flushed()
+            timeout = None if settings.once else STOP_DRAIN_SECONDS
+            delivered = await sink.drain(timeout)
+            source.save_positions()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await sink.close()
+            await server.close()
+        if not delivered:
+            log.error(
+                "some records could not be delivered; their positions were not saved",
+                extra={"undelivered": sink.failed},
+            )
+            return 3 if settings.once else 0
+        log.info("shipper stopped")
+        return 0

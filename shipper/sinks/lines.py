@@ -1,0 +1,96 @@
+"""A sink that writes one JSON document per line to a binary stream.
+
+Writes happen in a worker thread so a slow reader of stdout (or a slow disk)
+never blocks the event loop; events are acknowledged only after their bytes
+were flushed (and, for files, fsynced).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import BinaryIO
+
+from shipper.observe.metrics import Metrics
+from shipper.record import Event, ack_all
+from shipper.transforms.timestamps import epoch_seconds
+
+
+class LineSink:
+    """Coalesces queued events into one write per turn of its writer task."""
+
+    def __init__(
+        self, stream: BinaryIO, metrics: Metrics, fsync: bool = False, owns_stream: bool = False
+    ) -> None:
+        self._stream = stream
+        self._owns_stream = owns_stream
+        self._metrics = metrics
+        self._fsync = fsync
+        self._queue: list[Event] = []
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._write_loop(), name="line-sink")
+
+    async def send(self, events: list[Event]) -> None:
+        if self._error is not None:
+            raise self._error
+        if events:
+            self._queue.extend(events)
+            self._idle.clear()
+            self._wakeup.set()
+
+    async def drain(self, timeout: float | None) -> bool:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return self._error is None
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._owns_stream:
+            self._stream.close()
+
+    @property
+    def failed(self) -> int:
+        return len(self._queue)
+
+    def _write(self, data: bytes) -> None:
+        self._stream.write(data)
+        self._stream.flush()
+        if self._fsync:
+            os.fsync(self._stream.fileno())
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                batch, self._queue = self._queue, []
+                data = b"\n".join([event.doc for event in batch]) + b"\n"
+                try:
+                    await asyncio.to_thread(self._write, data)
+                except OSError as exc:
+                    # Unacknowledged: positions stay put and the records are read again.
+                    self._error = exc
+                    self._metrics.output_up.set(0)
+                    self._idle.set()
+                    raise
+                self._metrics.output_up.set(1)
+                self._metrics.records_delivered.inc(len(batch))
+                self._metrics.delivery_latency.observe(_age(batch[-1]))
+                ack_all(batch)
+            self._idle.set()
+
+
+def _age(event: Event) -> float:
+    return max(0.0, time.time() - epoch_seconds(event.timestamp))

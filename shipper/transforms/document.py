@@ -1,0 +1,90 @@
+"""Records to documents: the fluentd-elasticsearch shape, assembled as bytes.
+
+Everything that is the same for every record of a file (`docker`, `kubernetes`) is
+serialised once per file into a suffix; per record only the timestamp, stream and
+message are encoded. SPEC "The document" is the contract for the shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from shipper.record import Event, Record, Ticket
+from shipper.transforms.timestamps import to_utc
+
+
+class DocumentEncoder:
+    """Encodes one file's records; rebuilt (`set_fields`) when its pod metadata changes."""
+
+    __slots__ = ("_id_prefix", "_suffix", "fields")
+
+    def __init__(self, file_key: str, container_id: str | None, fields: Mapping[str, Any]) -> None:
+        # The id is the file's hash plus the record's offset: the same record always
+        # gets the same id, and two records of one file never share an offset.
+        digest = hashlib.blake2b(f"{container_id or ''}|{file_key}".encode(), digest_size=8)
+        self._id_prefix = digest.hexdigest() + "-"
+        self.fields: Mapping[str, Any] = {}
+        self._suffix = b"}"
+        self.set_fields(fields)
+
+    def set_fields(self, fields: Mapping[str, Any]) -> None:
+        """The document's per-file fields (`docker`, `kubernetes`, ...), encoded once."""
+        self.fields = fields
+        body = orjson.dumps(fields)
+        self._suffix = b"," + body[1:] if len(body) > 2 else b"}"
+
+    def record_id(self, offset: int) -> str:
+        return f"{self._id_prefix}{offset:x}"
+
+    def encode(self, records: list[Record], ticket: Ticket) -> list[Event]:
+        """One event per record, all acknowledging `ticket`."""
+        suffix = self._suffix
+        fields = self.fields
+        prefix = self._id_prefix
+        dumps = orjson.dumps
+        events = []
+        for rec in records:
+            ts = rec.time if rec.time.endswith("Z") else to_utc(rec.time)
+            head = b'{"@timestamp":"' + ts.encode() + b'","stream":"' + rec.stream.encode()
+            head += b'","log":' + dumps(rec.log)
+            if rec.truncated:
+                head += b',"log_truncated":true'
+            events.append(Event(head + suffix, f"{prefix}{rec.offset:x}", ts, fields, ticket))
+        return events
+
+
+def file_fields(
+    namespace_name: str | None,
+    pod_name: str | None,
+    container_name: str | None,
+    pod_id: str | None,
+    container_id: str | None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The `docker` and `kubernetes` objects for a file: names from its path, plus metadata.
+
+    `extra` (from the Kubernetes API) adds to `kubernetes` without replacing the names
+    the path gave.
+    """
+    kubernetes: dict[str, Any] = {}
+    for key, value in (
+        ("namespace_name", namespace_name),
+        ("pod_name", pod_name),
+        ("container_name", container_name),
+        ("pod_id", pod_id),
+    ):
+        if value:
+            kubernetes[key] = value
+    if extra:
+        for key, value in extra.items():
+            kubernetes.setdefault(key, value)
+    fields: dict[str, Any] = {}
+    if container_id:
+        fields["docker"] = {"container_id": container_id}
+    if kubernetes:
+        fields["kubernetes"] = kubernetes
+    return fields
