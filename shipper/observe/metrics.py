@@ -19,9 +19,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.read_bytes = Counter(
-            "shipper_read_bytes", "Bytes read from log files.", registry=r
-        )
+        self.read_bytes = Counter("shipper_read_bytes", "Bytes read from log files.", registry=r)
         self.records_read = Counter(
             "shipper_records_read", "Records parsed from log files (partials joined).", registry=r
         )
@@ -60,7 +58,9 @@ class Metrics:
             registry=r,
         )
         self.buffer_bytes = Gauge(
-            "shipper_buffer_bytes", "Read but not yet acknowledged bytes held in memory.", registry=r
+            "shipper_buffer_bytes",
+            "Read but not yet acknowledged bytes held in memory.",
+            registry=r,
         )
         self.files_watched = Gauge("shipper_files_watched", "Files being tailed.", registry=r)
         self.lag_bytes = Gauge(

@@ -11,4 +11,4 @@ from shipper.sinks.lines import LineSink
 def file_sink(path: str, metrics: Metrics) -> LineSink:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    return LineSink(open(path, "ab"), metrics, fsync=True, owns_stream=True)  # noqa: SIM115
+    return LineSink(open(path, "ab"), metrics, fsync=True, owns_stream=True)
