@@ -15,6 +15,7 @@ import sys
 
 from shipper import __version__
 from shipper.budget import ByteBudget
+from shipper.config import ignored_variables
 from shipper.observe.logging import setup_logging
 from shipper.observe.metrics import Metrics
 from shipper.observe.progress import Progress
@@ -78,6 +79,8 @@ class Agent:
             "shipper starting",
             extra={"version": __version__, "output": str(settings.output), "once": settings.once},
         )
+        for note in ignored_variables(os.environ):
+            log.warning(note)
         await server.start()
         await sink.start()
         tasks = [asyncio.create_task(pipeline.run(), name="pipeline")]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shipper.config import split_host_port
 from shipper.observe.metrics import Metrics
 
 log = logging.getLogger("shipper.server")
@@ -19,9 +20,7 @@ log = logging.getLogger("shipper.server")
 
 class ObserveServer:
     def __init__(self, addr: str, metrics: Metrics, ready: Callable[[], bool]) -> None:
-        host, _, port = addr.rpartition(":")
-        self._host = host.strip("[]") or "0.0.0.0"
-        self._port = int(port)
+        self._host, self._port = split_host_port(addr)
         self._metrics = metrics
         self._ready = ready
         self._server: asyncio.Server | None = None

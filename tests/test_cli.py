@@ -1,0 +1,100 @@
+"""The `shipper` command through a real subprocess, with a controlled environment."""
+
+import os
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+import shipper
+from shipper.cli import main
+from shipper.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def shipper_cmd(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "shipper", *args],
+        env=base | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+
+
+def config_lines(stdout: str) -> dict[str, str]:
+    return dict(line.split(" = ", 1) for line in stdout.splitlines() if " = " in line)
+
+
+def test_version() -> None:
+    done = shipper_cmd("version")
+    assert done.returncode == 0
+    assert done.stdout == f"shipper {shipper.__version__}\n"
+
+
+def test_no_command_prints_help_and_exits_2() -> None:
+    done = shipper_cmd()
+    assert done.returncode == 2
+    assert "check-config" in done.stderr and "replay-dead-letter" in done.stderr
+
+
+def test_check_config_prints_every_field_with_secrets_masked(tmp_path: Path) -> None:
+    env = {
+        "SHIPPER_ES_USER": "elastic",
+        "SHIPPER_ES_PASSWORD": "hunter2",
+        "SHIPPER_FLUSH_INTERVAL": "250ms",
+        "FLUENT_ELASTICSEARCH_SSL_VERSION": "TLSv1_2",
+    }
+    done = shipper_cmd(
+        "check-config", "--es", "http://127.0.0.1:9200/", "--state-dir", str(tmp_path), env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert "hunter2" not in done.stdout + done.stderr
+    lines = config_lines(done.stdout)
+    assert set(lines) == {f.name for f in fields(Settings)}
+    assert lines["es_password"] == "***"
+    assert lines["es_api_key"] == "null"
+    assert lines["es_user"] == '"elastic"'
+    assert lines["es_hosts"] == '["http://127.0.0.1:9200"]'
+    assert lines["output"] == '"elasticsearch"'
+    assert lines["state_dir"] == f'"{tmp_path}"'
+    assert lines["flush_interval"] == "0.25"
+    assert "note: FLUENT_ELASTICSEARCH_SSL_VERSION is ignored" in done.stdout
+
+
+def test_check_config_names_the_bad_variable_and_exits_2() -> None:
+    done = shipper_cmd(
+        "check-config", env={"SHIPPER_FLUSH_INTERVAL": "abc", "SHIPPER_CONCURRENCY": "0"}
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "shipper: config error: SHIPPER_FLUSH_INTERVAL='abc': "
+        "not a duration (examples: 500ms, 5s, 2m, 1h, 10)",
+        "shipper: config error: SHIPPER_CONCURRENCY='0': must be at least 1",
+    ]
+
+
+def test_run_exits_2_on_bad_config() -> None:
+    done = shipper_cmd("run", "--once", "--output", "kafka", env={"SHIPPER_READ_FROM": "x"})
+    assert done.returncode == 2
+    assert "shipper: config error: --output='kafka'" in done.stderr
+    assert "shipper: config error: SHIPPER_READ_FROM='x'" in done.stderr
+
+
+def test_replay_exits_2_on_bad_config() -> None:
+    done = shipper_cmd("replay-dead-letter", env={"SHIPPER_ES_HOSTS": "nope"})
+    assert done.returncode == 2
+    assert "SHIPPER_ES_HOSTS='nope'" in done.stderr
+
+
+def test_main_returns_exit_codes_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out == f"shipper {shipper.__version__}\n"
+    assert main([]) == 2
+    assert "usage: shipper" in capsys.readouterr().err
