@@ -1,0 +1,144 @@
+"""The dead-letter file: documents Elasticsearch refused for good, kept for a replay.
+
+One JSON line per document: `{"time", "index", "id", "status", "error": {"type",
+"reason"}, "document"}`. Lines are fsynced before the sink acknowledges their
+records, so a refused record is either in this file or read again after a crash.
+
+The file is capped at SHIPPER_DEAD_LETTER_MAX_BYTES. A record that does not fit
+(or cannot be written: disk full, read-only volume) is counted as dropped (reason
+`dead_letter_full` / `dead_letter_error`), logged as an error, and acknowledged
+all the same: Elasticsearch will never take it, and holding its position back
+would stop its file, and the memory budget, forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import orjson
+
+from shipper.observe.metrics import Metrics
+from shipper.sinks.bulk import Rejected
+
+log = logging.getLogger("shipper.elasticsearch")
+
+
+def encode_entry(rejected: Rejected, time: str) -> bytes:
+    """One dead-letter line; the document is embedded as is (it is JSON already)."""
+    return b'{"time":%s,"index":%s,"id":%s,"status":%d,"error":%s,"document":%s}\n' % (
+        orjson.dumps(time),
+        orjson.dumps(rejected.index),
+        orjson.dumps(rejected.id),
+        rejected.status,
+        orjson.dumps(rejected.error),
+        rejected.doc,
+    )
+
+
+def decode_entry(line: bytes) -> Rejected:
+    """A dead-letter line back into what is needed to send it again (ValueError if not one)."""
+    try:
+        entry = orjson.loads(line)
+        return Rejected(
+            index=str(entry["index"]),
+            id=None if entry.get("id") is None else str(entry["id"]),
+            status=int(entry.get("status") or 0),
+            error=dict(entry.get("error") or {}),
+            doc=orjson.dumps(entry["document"]),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"not a dead-letter entry: {line[:120]!r}") from exc
+
+
+def utc_now() -> str:
+    """The current UTC time as RFC 3339 with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def fsync_directory(path: str) -> None:
+    """Make a file's creation or rename in `path`'s directory survive a crash."""
+    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class DeadLetterFile:
+    """Appends refused documents to the dead-letter file, durably, within its size cap."""
+
+    def __init__(self, path: str, max_bytes: int, metrics: Metrics) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self._metrics = metrics
+        self._lock = asyncio.Lock()
+
+    async def write(self, rejected: Sequence[Rejected]) -> None:
+        """Write and fsync every entry that fits; count the rest as dropped."""
+        if not rejected:
+            return
+        now = utc_now()
+        lines = [encode_entry(item, now) for item in rejected]
+        async with self._lock:  # one appender at a time keeps the size check true
+            written = await asyncio.to_thread(self._append, lines)
+        self._metrics.records_dead_lettered.inc(written)
+        if written:
+            first = rejected[0]
+            log.warning(
+                "dead-lettered %d documents to %s; first for %s: %s %s: %.300s",
+                written,
+                self.path,
+                first.index,
+                first.status,
+                first.error.get("type", ""),
+                first.error.get("reason", ""),
+            )
+
+    def _append(self, lines: list[bytes]) -> int:
+        """Append the lines that fit; return how many were written."""
+        try:
+            written = self._write(lines)
+        except OSError as exc:
+            self._metrics.dropped("dead_letter_error", len(lines))
+            log.error(
+                "cannot write the dead-letter file %s, %d records lost: %s",
+                self.path,
+                len(lines),
+                exc,
+            )
+            return 0
+        full = len(lines) - written
+        if full:
+            self._metrics.dropped("dead_letter_full", full)
+            log.error(
+                "dead-letter file %s is full (%d bytes, SHIPPER_DEAD_LETTER_MAX_BYTES): "
+                "%d refused records dropped; replay or remove it",
+                self.path,
+                self.max_bytes,
+                full,
+            )
+        return written
+
+    def _write(self, lines: list[bytes]) -> int:
+        """Write, flush and fsync the lines that keep the file within its cap."""
+        created = not os.path.exists(self.path)
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        with open(self.path, "ab") as file:
+            size = file.seek(0, os.SEEK_END)
+            fitting = []
+            for line in lines:
+                if size + len(line) > self.max_bytes:
+                    break
+                fitting.append(line)
+                size += len(line)
+            if fitting:
+                file.write(b"".join(fitting))
+                file.flush()
+                os.fsync(file.fileno())
+        if created:
+            fsync_directory(self.path)
+        return len(fitting)

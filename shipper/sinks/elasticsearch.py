@@ -1,0 +1,389 @@
+"""The Elasticsearch sink: batches events into `_bulk` requests and acks what arrived.
+
+`send` appends events to the open batch; a batch is cut at SHIPPER_BATCH_MAX_BYTES
+or _MAX_RECORDS, or when it has waited SHIPPER_FLUSH_INTERVAL. SHIPPER_CONCURRENCY
+workers each deliver one batch at a time; `send` waits while 2 batches per worker
+are already queued, and the byte budget the source holds until the acks bounds the
+rest.
+
+A worker acks an event once Elasticsearch stored it (2xx, or 409 to a `create`: it
+was stored before) or once it is in the dead-letter file. Items answered 429/5xx
+are sent again alone; a whole request that failed (no answer, timeout, 429, 5xx,
+401/403, ...) is sent again to the next host. Both wait an exponential backoff with
+full jitter; forever while running, within SHIPPER_ONCE_RETRY_TIMEOUT with --once.
+A request refused as a whole (400, 413) is split in halves until the culprit is
+alone and can be dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+
+import httpx
+
+from shipper.observe.metrics import Metrics
+from shipper.record import Event, ack_all
+from shipper.settings import Settings
+from shipper.sinks.backoff import Backoff
+from shipper.sinks.bulk import (
+    CONTENT_TYPE,
+    BulkOutcome,
+    BulkResponseError,
+    ItemError,
+    Rejected,
+    encode_bulk,
+    parse_bulk_response,
+    request_error,
+)
+from shipper.sinks.dead_letter import DeadLetterFile
+from shipper.sinks.es_client import build_client, log_cluster_version
+from shipper.sinks.hosts import HostPool
+from shipper.sinks.index_name import compile_index_pattern
+from shipper.sinks.template import TemplateInstaller
+
+log = logging.getLogger("shipper.elasticsearch")
+
+RejectHandler = Callable[[Sequence[Rejected]], Awaitable[None]]
+ACTION_BYTES = 40  # an action line's bytes besides its index and id
+GZIP_LEVEL = 3  # most of the size gain of level 9 at a fraction of its CPU
+BATCHES_PER_WORKER = 2
+_SPLIT_STATUSES = (400, 413)  # the request as a whole is refused: find the culprit
+
+
+class _Batch:
+    """Events cut together, with the index each goes to."""
+
+    __slots__ = ("events", "indices", "nbytes", "opened")
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.indices: list[str] = []
+        self.nbytes = 0
+        self.opened = 0.0
+
+
+class _Failed(Exception):
+    """A whole request got no usable answer (its events are all sent again)."""
+
+
+class ElasticsearchSink:
+    """Delivers events to SHIPPER_ES_HOSTS (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: Metrics,
+        *,
+        reject: RejectHandler | None = None,
+        index_of: Callable[[Event], str] | None = None,
+    ) -> None:
+        """`reject` receives refused documents (default: the dead-letter file);
+        `index_of` names an event's index (default: SHIPPER_ES_INDEX)."""
+        self._settings = settings
+        self._metrics = metrics
+        self._hosts = HostPool(settings.es_hosts, settings.retry_max_backoff)
+        self._reject = (
+            reject
+            or DeadLetterFile(
+                settings.dead_letter_path, settings.dead_letter_max_bytes, metrics
+            ).write
+        )
+        self._pattern = compile_index_pattern(settings.es_index)
+        self._index_of = index_of or self._index_by_pattern
+        self._template = TemplateInstaller(settings) if settings.es_template == "install" else None
+        self._with_ids = settings.es_id == "auto"
+        self._headers = {"Content-Type": CONTENT_TYPE}
+        if settings.es_compression == "gzip":
+            self._headers["Content-Encoding"] = "gzip"
+        self._params = {"pipeline": settings.es_pipeline} if settings.es_pipeline else {}
+        self._client: httpx.AsyncClient | None = None
+        self._open = _Batch()
+        self._opened = asyncio.Event()
+        self._ready: asyncio.Queue[_Batch] = asyncio.Queue(
+            BATCHES_PER_WORKER * settings.concurrency
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self._outstanding = 0  # events taken by `send`, neither acked nor given up
+        self._given_up = 0
+        self._unfinished_at_drain = 0
+        self._failing_since: float | None = None  # start of the current run of failures
+
+    # --- the Sink protocol
+
+    async def start(self) -> None:
+        """Open the client, log the cluster version, install the template, start workers."""
+        self._client = build_client(self._settings)
+        await log_cluster_version(self._client, self._hosts.hosts)
+        if self._template:
+            await self._template.install(self._client, self._hosts.hosts)
+        self._tasks = [
+            asyncio.create_task(self._work(), name=f"es-worker-{n}")
+            for n in range(self._settings.concurrency)
+        ]
+        self._tasks.append(asyncio.create_task(self._flush_on_time(), name="es-flush"))
+
+    async def send(self, events: list[Event]) -> None:
+        """Add events to the open batch; wait while enough batches are queued."""
+        self._outstanding += len(events)
+        max_bytes = self._settings.batch_max_bytes
+        max_records = self._settings.batch_max_records
+        index_of = self._index_of
+        for event in events:
+            index = index_of(event)
+            size = len(event.doc) + len(index) + len(event.id) + ACTION_BYTES
+            batch = self._open
+            if batch.events and batch.nbytes + size > max_bytes:
+                await self._cut()
+                batch = self._open
+            if not batch.events:
+                batch.opened = time.monotonic()
+                self._opened.set()
+            batch.events.append(event)
+            batch.indices.append(index)
+            batch.nbytes += size
+            if len(batch.events) >= max_records:
+                await self._cut()
+
+    async def drain(self, timeout: float | None) -> bool:
+        """Cut the open batch and wait until every queued batch is delivered or given up."""
+        try:
+            async with asyncio.timeout(timeout):
+                if self._open.events:
+                    await self._cut()
+                await self._idle()
+        except TimeoutError:
+            self._unfinished_at_drain = self._outstanding
+            log.error("%d records not delivered within %s s", self._outstanding, timeout)
+            return False
+        self._unfinished_at_drain = 0
+        return self._given_up == 0
+
+    async def close(self) -> None:
+        """Stop the workers; what they had not delivered stays unacknowledged."""
+        for task in self._tasks:
+            task.cancel()
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for result in results:
+            if isinstance(result, Exception):
+                log.error("Elasticsearch worker had failed: %r", result)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @property
+    def failed(self) -> int:
+        """Events given up on (--once budget spent, or still pending when a drain timed out)."""
+        return self._given_up + self._unfinished_at_drain
+
+    # --- batching
+
+    def _index_by_pattern(self, event: Event) -> str:
+        return self._pattern.render(event.timestamp, event.fields)
+
+    async def _cut(self) -> None:
+        batch, self._open = self._open, _Batch()
+        await self._ready.put(batch)
+
+    async def _flush_on_time(self) -> None:
+        """Cut a partial batch once it has waited SHIPPER_FLUSH_INTERVAL."""
+        while True:
+            await self._opened.wait()
+            self._opened.clear()
+            batch = self._open
+            if not batch.events:
+                continue
+            await asyncio.sleep(batch.opened + self._settings.flush_interval - time.monotonic())
+            if self._open is batch:
+                await self._cut()
+
+    async def _idle(self) -> None:
+        """Wait until the queue is delivered; re-raise a worker's crash rather than hang."""
+        joined = asyncio.ensure_future(self._ready.join())
+        try:
+            await asyncio.wait([joined, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in self._tasks:
+                if task.done():
+                    task.result()  # raises what the worker died of
+        finally:
+            joined.cancel()
+
+    # --- delivery
+
+    async def _work(self) -> None:
+        backoff = Backoff(self._settings.retry_max_backoff)
+        while True:
+            batch = await self._ready.get()
+            try:
+                await self._deliver(batch.events, batch.indices, backoff)
+            finally:
+                self._ready.task_done()
+
+    async def _deliver(self, events: list[Event], indices: list[str], backoff: Backoff) -> None:
+        """Send until every event is acked or given up, one chunk of the batch at a time."""
+        chunks = [(events, indices)]
+        while chunks:
+            events, indices = chunks.pop()
+            if self._template and not self._template.settled:
+                await self._template.install(self._http, self._hosts.hosts)
+            host = self._hosts.pick()
+            try:
+                answer = await self._request(host, events, indices)
+            except _Failed:
+                self._hosts.failed(host)
+                if not self._give_up(events):
+                    self._metrics.records_retried.inc(len(events))
+                    chunks.append((events, indices))
+                    await self._pause(backoff)
+                continue
+            self._hosts.succeeded(host)
+            if isinstance(answer, ItemError):  # refused as a whole: halve until the culprit
+                if len(events) == 1:
+                    await self._dead_letter(events, indices, [answer])
+                else:
+                    half = len(events) // 2
+                    chunks.append((events[half:], indices[half:]))
+                    chunks.append((events[:half], indices[:half]))
+                continue
+            await self._settle(events, indices, answer)
+            if not answer.retry:
+                self._failing_since = None
+                backoff.reset()
+                continue
+            retry = [events[i] for i in answer.retry]
+            if not self._give_up(retry):
+                self._metrics.records_retried.inc(len(retry))
+                chunks.append((retry, [indices[i] for i in answer.retry]))
+                await self._pause(backoff)
+
+    async def _request(
+        self, host: str, events: list[Event], indices: list[str]
+    ) -> BulkOutcome | ItemError:
+        """One `_bulk` request: its items' outcome, or (400/413) why it was refused whole."""
+        op_type = self._settings.es_op_type
+        body = encode_bulk(events, indices, op_type, self._with_ids)
+        if self._settings.es_compression == "gzip":
+            body = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL)
+        metrics = self._metrics
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self._settings.request_timeout):
+                response = await self._http.post(
+                    f"{host}/_bulk", content=body, headers=self._headers, params=self._params
+                )
+        except (httpx.HTTPError, TimeoutError) as exc:
+            metrics.bulk_requests.labels(status="error").inc()
+            metrics.output_up.set(0)
+            log.warning("bulk request to %s failed: %r", host, exc)
+            raise _Failed from exc
+        status = response.status_code
+        metrics.bulk_requests.labels(status=str(status)).inc()
+        metrics.bulk_request_duration.observe(time.monotonic() - started)
+        if 200 <= status < 300:
+            try:
+                outcome = parse_bulk_response(response.content, len(events), op_type)
+            except BulkResponseError as exc:
+                metrics.output_up.set(0)
+                log.error("bulk request to %s: %s", host, exc)
+                raise _Failed from exc
+            metrics.output_up.set(1)
+            return outcome
+        if status in _SPLIT_STATUSES:
+            metrics.output_up.set(1)
+            error = request_error(response.content, status)
+            log.warning(
+                "bulk request of %d records refused (%s %s): %.300s",
+                len(events),
+                status,
+                error["type"],
+                error["reason"],
+            )
+            return ItemError(0, status, error)
+        metrics.output_up.set(0)
+        # 429/5xx are the cluster's load; anything else (401, 403, 404) needs an operator
+        level = logging.WARNING if status == 429 or status >= 500 else logging.ERROR
+        log.log(level, "bulk request to %s answered %s: %.300s", host, status, response.text)
+        raise _Failed
+
+    async def _settle(self, events: list[Event], indices: list[str], outcome: BulkOutcome) -> None:
+        """Ack the delivered events, dead-letter (then ack) the refused ones."""
+        if not outcome.retry and not outcome.rejected:
+            self._delivered(events)
+            return
+        pending = {*outcome.retry, *(item.position for item in outcome.rejected)}
+        self._delivered([event for i, event in enumerate(events) if i not in pending])
+        if outcome.rejected:
+            await self._dead_letter(events, indices, outcome.rejected)
+
+    def _delivered(self, events: list[Event]) -> None:
+        if not events:
+            return
+        ack_all(events)
+        self._outstanding -= len(events)
+        self._metrics.records_delivered.inc(len(events))
+        # One sample per request: parsing every timestamp would cost more than the request.
+        sent = _epoch(events[0].timestamp)
+        if sent is not None:
+            self._metrics.delivery_latency.observe(max(0.0, time.time() - sent))
+
+    async def _dead_letter(
+        self, events: list[Event], indices: list[str], errors: Sequence[ItemError]
+    ) -> None:
+        refused = [events[item.position] for item in errors]
+        await self._reject(
+            [
+                Rejected(
+                    index=indices[item.position],
+                    id=event.id if self._with_ids and event.id else None,
+                    status=item.status,
+                    error=item.error,
+                    doc=event.doc,
+                )
+                for item, event in zip(errors, refused, strict=True)
+            ]
+        )
+        ack_all(refused)
+        self._outstanding -= len(refused)
+
+    def _give_up(self, events: list[Event]) -> bool:
+        """With --once, whether failures have lasted SHIPPER_ONCE_RETRY_TIMEOUT (then count)."""
+        if not self._settings.once:
+            return False
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        if now - self._failing_since < self._settings.once_retry_timeout:
+            return False
+        self._given_up += len(events)
+        self._outstanding -= len(events)
+        log.error(
+            "gave up on %d records after %.1f s of failed deliveries (SHIPPER_ONCE_RETRY_TIMEOUT)",
+            len(events),
+            now - self._failing_since,
+        )
+        return True
+
+    async def _pause(self, backoff: Backoff) -> None:
+        delay = backoff.next_delay()
+        if self._settings.once and self._failing_since is not None:
+            left = self._failing_since + self._settings.once_retry_timeout - time.monotonic()
+            delay = min(delay, max(0.0, left))
+        await asyncio.sleep(delay)
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise RuntimeError("ElasticsearchSink.start() was not called")
+        return self._client
+
+
+def _epoch(timestamp: str) -> float | None:
+    try:
+        return datetime.fromisoformat(timestamp).timestamp()
+    except ValueError:
+        return None

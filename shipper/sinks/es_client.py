@@ -1,0 +1,99 @@
+"""The one HTTP client to Elasticsearch: auth, TLS, keep-alive sized to the concurrency.
+
+With both an API key and a user set, the API key is used: one request carries one
+`Authorization` header.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import orjson
+
+from shipper import __version__
+from shipper.settings import Settings
+
+log = logging.getLogger("shipper.elasticsearch")
+PROBE_TIMEOUT = 5.0  # seconds per host for start-up requests: never hold start-up long
+
+
+class Unreachable(Exception):
+    """No host gave an HTTP answer."""
+
+
+def build_client(settings: Settings) -> httpx.AsyncClient:
+    """The process's client to the cluster in `settings`."""
+    headers = {"User-Agent": f"shipper/{__version__}"}
+    auth: httpx.Auth | None = None
+    if settings.es_api_key:
+        headers["Authorization"] = f"ApiKey {settings.es_api_key}"
+    elif settings.es_user:
+        auth = httpx.BasicAuth(settings.es_user, settings.es_password or "")
+    connections = settings.concurrency * max(1, len(settings.es_hosts)) + 1
+    return httpx.AsyncClient(
+        headers=headers,
+        auth=auth,
+        verify=tls_context(settings),
+        timeout=httpx.Timeout(settings.request_timeout),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        follow_redirects=False,
+    )
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """Server verification (SHIPPER_ES_CA_FILE, SHIPPER_ES_TLS_VERIFY) and client cert."""
+    if settings.es_ca_file:
+        context = ssl.create_default_context(cafile=settings.es_ca_file)
+    else:
+        context = httpx.create_ssl_context()
+    if not settings.es_tls_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if settings.es_client_cert:
+        context.load_cert_chain(settings.es_client_cert, settings.es_client_key)
+    return context
+
+
+async def first_answer(
+    client: httpx.AsyncClient, hosts: Sequence[str], method: str, path: str, **kwargs: Any
+) -> httpx.Response:
+    """The answer of the first host, in order, that gives one; `Unreachable` if none does."""
+    kwargs.setdefault("timeout", min(PROBE_TIMEOUT, client.timeout.read or PROBE_TIMEOUT))
+    errors = []
+    for host in hosts:
+        try:
+            return await client.request(method, f"{host.rstrip('/')}{path}", **kwargs)
+        except httpx.HTTPError as exc:
+            errors.append(f"{host}: {exc!r}")
+    raise Unreachable("; ".join(errors) or "no host configured")
+
+
+async def log_cluster_version(client: httpx.AsyncClient, hosts: Sequence[str]) -> str | None:
+    """Log the cluster's name and version (`GET /`); a warning, never an error, when down."""
+    try:
+        response = await first_answer(client, hosts, "GET", "/")
+    except Unreachable as exc:
+        log.warning("Elasticsearch not reachable at start-up, will keep trying: %s", exc)
+        return None
+    if response.status_code != 200:
+        log.warning(
+            "Elasticsearch answered GET / with %s: %.200s", response.status_code, response.text
+        )
+        return None
+    try:
+        info = orjson.loads(response.content)
+        version = str(info["version"]["number"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        log.warning("unexpected answer to GET /: %.200s", response.text)
+        return None
+    log.info(
+        "connected to Elasticsearch %s (cluster %s) at %s",
+        version,
+        info.get("cluster_name", "?"),
+        response.request.url,
+    )
+    return version

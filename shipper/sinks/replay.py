@@ -1,0 +1,120 @@
+"""`shipper replay-dead-letter`: send dead-lettered documents again once the cause is fixed.
+
+Each document goes to its original index with its original id (so a document that
+made it in the meantime answers 409 to a `create` and counts as replayed). The
+file is then rewritten (temp file, fsync, rename) with only the documents still
+refused (with their new error), those that could not be sent, and lines that are
+not dead-letter entries. Lines an agent appended while the replay ran are carried
+over into the new file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+
+from shipper.observe.metrics import Metrics
+from shipper.record import AckTracker, Event
+from shipper.settings import Settings
+from shipper.sinks.bulk import Rejected
+from shipper.sinks.dead_letter import decode_entry, encode_entry, fsync_directory, utc_now
+from shipper.sinks.elasticsearch import ElasticsearchSink
+
+log = logging.getLogger("shipper.elasticsearch")
+
+EXIT_OK = 0
+EXIT_STILL_REJECTED = 1
+EXIT_UNREACHABLE = 3
+
+
+def replay_dead_letter(settings: Settings, path: str) -> int:
+    """Replay `path` to SHIPPER_ES_HOSTS; 0 all went in, 1 some still refused, 3 unreachable."""
+    return asyncio.run(_replay(settings, path))
+
+
+async def _replay(settings: Settings, path: str) -> int:
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except FileNotFoundError:
+        print(f"replayed 0, still rejected 0, nothing in {path}")
+        return EXIT_OK
+    kept: list[bytes] = []  # lines that stay in the file
+    lines: list[bytes] = []
+    entries: list[Rejected] = []
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        try:
+            entries.append(decode_entry(line))
+            lines.append(line)
+        except ValueError as exc:
+            log.warning("%s: kept as is: %s", path, exc)
+            kept.append(line)
+    unreadable = len(kept)
+
+    refused, unsent = await _send(settings, entries)
+    now = utc_now()
+    kept.extend(encode_entry(item, now).rstrip(b"\n") for item in refused)
+    kept.extend(lines[i] for i in unsent)
+    _rewrite(path, kept, already_read=len(data))
+
+    replayed = len(entries) - len(refused) - len(unsent)
+    unsent_note = f", not sent {len(unsent)} (Elasticsearch unreachable)" if unsent else ""
+    print(
+        f"replayed {replayed}, still rejected {len(refused) + unreadable}{unsent_note}, "
+        f"kept in {path}"
+    )
+    if unsent:
+        return EXIT_UNREACHABLE
+    return EXIT_STILL_REJECTED if kept else EXIT_OK
+
+
+async def _send(
+    settings: Settings, entries: Sequence[Rejected]
+) -> tuple[list[Rejected], list[int]]:
+    """Deliver the entries; return those refused again and the positions of those unsent."""
+    if not entries:
+        return [], []
+    refused: list[Rejected] = []
+
+    async def collect(items: Sequence[Rejected]) -> None:
+        refused.extend(items)
+
+    tracker = AckTracker(0, on_commit=lambda _: None, on_release=lambda _: None)
+    events = [
+        Event(item.doc, item.id or "", "", {"_index": item.index}, tracker.issue(1, i + 1, 0))
+        for i, item in enumerate(entries)
+    ]
+    sink = ElasticsearchSink(
+        # ids as recorded (none where Elasticsearch had assigned them), no template,
+        # and deliveries retried within SHIPPER_ONCE_RETRY_TIMEOUT only
+        replace(settings, once=True, es_id="auto", es_template="none"),
+        Metrics(),
+        reject=collect,
+        index_of=lambda event: str(event.fields["_index"]),
+    )
+    await sink.start()
+    try:
+        await sink.send(events)
+        await sink.drain(None)
+    finally:
+        await sink.close()
+    return refused, [i for i, event in enumerate(events) if event.ticket.pending > 0]
+
+
+def _rewrite(path: str, lines: list[bytes], already_read: int) -> None:
+    """Replace `path` by `lines` atomically, keeping whatever was appended since it was read."""
+    temp = f"{path}.replay-tmp"
+    with open(temp, "wb") as out:
+        out.writelines(line + b"\n" for line in lines)
+        with open(path, "rb") as current:
+            current.seek(already_read)
+            out.write(current.read())
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temp, path)
+    fsync_directory(path)

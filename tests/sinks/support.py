@@ -1,0 +1,107 @@
+"""Helpers for the sink tests: events with real tickets, quick settings, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from shipper.observe.metrics import Metrics
+from shipper.record import AckTracker, Event
+from shipper.settings import Output, Settings
+from shipper.sinks.elasticsearch import ElasticsearchSink
+
+FIELDS = {"kubernetes": {"namespace_name": "default", "pod_name": "web-1"}}
+
+
+class Acks:
+    """One file's AckTracker whose commits and released bytes are recorded."""
+
+    def __init__(self) -> None:
+        self.commits: list[int] = []
+        self.released = 0
+        self.tracker = AckTracker(0, self.commits.append, self._release)
+
+    def _release(self, n: int) -> None:
+        self.released += n
+
+    def events(
+        self,
+        count: int,
+        *,
+        start: int = 0,
+        per_ticket: int = 10,
+        timestamp: str = "2024-05-01T12:00:00.123456789Z",
+        fields: Mapping[str, Any] = FIELDS,
+        doc: Mapping[str, Any] | None = None,
+    ) -> list[Event]:
+        """`count` events, record `start + i` at offset (start + i) * 100, grouped in tickets."""
+        events = []
+        for first in range(start, start + count, per_ticket):
+            size = min(per_ticket, start + count - first)
+            ticket = self.tracker.issue(size, resume=(first + size) * 100, nbytes=size * 100)
+            for n in range(first, first + size):
+                body = {"@timestamp": timestamp, "log": f"line {n}", **fields, **(doc or {})}
+                events.append(Event(orjson.dumps(body), f"id-{n}", timestamp, fields, ticket))
+        return events
+
+    @property
+    def committed(self) -> int:
+        return self.tracker.committed
+
+
+def es_settings(state_dir: Path, *hosts: str, **overrides: Any) -> Settings:
+    """Settings for a sink under test: short timings, state in `state_dir`."""
+    values: dict[str, Any] = {
+        "output": Output("elasticsearch"),
+        "es_hosts": hosts,
+        "state_dir": str(state_dir),
+        "flush_interval": 0.05,
+        "retry_max_backoff": 0.2,
+        "request_timeout": 2.0,
+        "batch_max_records": 50,
+        "once_retry_timeout": 5.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings, metrics: Metrics | None = None
+) -> AsyncIterator[ElasticsearchSink]:
+    """A started sink, closed on exit."""
+    sink = ElasticsearchSink(settings, metrics or Metrics())
+    await sink.start()
+    try:
+        yield sink
+    finally:
+        await sink.close()
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll `predicate` until it holds; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.01)
+
+
+def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    """A metric's current value (0 when never set)."""
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def closed_port_url() -> str:
+    """The URL of a local port nobody listens on (connections are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

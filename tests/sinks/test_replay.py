@@ -1,0 +1,106 @@
+"""`replay_dead_letter` against a real HTTP server that answers like Elasticsearch."""
+
+import asyncio
+from pathlib import Path
+
+import orjson
+import pytest
+
+from shipper.settings import Settings
+from shipper.sinks.bulk import Rejected
+from shipper.sinks.dead_letter import encode_entry
+from shipper.sinks.replay import replay_dead_letter
+from tests.fakes.elasticsearch import FakeElasticsearch
+from tests.sinks.support import Acks, closed_port_url, es_settings, running
+
+INDEX = "logstash-2024.05.01"
+ERROR = {"type": "document_parsing_exception", "reason": "earlier"}
+
+
+async def _ship(settings: Settings, events: list) -> None:
+    async with running(settings) as sink:
+        await sink.send(events)
+        assert await sink.drain(5)
+
+
+def _write_entries(path: Path, *entries: Rejected, extra: bytes = b"") -> None:
+    path.write_bytes(b"".join(encode_entry(e, "2024-05-01T12:00:00.000Z") for e in entries) + extra)
+
+
+def test_replay_keeps_what_is_still_refused_then_empties_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    acks = Acks()
+    good = acks.events(5)
+    bad = acks.events(2, start=5, doc={"status": {"code": 1}})
+    dead_letter = tmp_path / "dead-letter.ndjson"
+    with FakeElasticsearch() as es:
+        es.put_mapping(INDEX, "status", "keyword")
+        settings = es_settings(tmp_path, es.url)
+        asyncio.run(_ship(settings, good + bad))
+        assert es.count() == 5 and len(dead_letter.read_bytes().splitlines()) == 2
+        first_time = orjson.loads(dead_letter.read_bytes().splitlines()[0])["time"]
+
+        assert replay_dead_letter(settings, str(dead_letter)) == 1  # the cause is not fixed
+        assert "replayed 0, still rejected 2, kept in" in capsys.readouterr().out
+        kept = [orjson.loads(line) for line in dead_letter.read_bytes().splitlines()]
+        assert [entry["id"] for entry in kept] == ["id-5", "id-6"]
+        assert kept[0]["document"]["status"] == {"code": 1}
+        assert kept[0]["error"]["type"] == "document_parsing_exception"
+        assert kept[0]["time"] >= first_time
+
+        es.delete_index(INDEX)  # the operator fixes the mapping
+        assert replay_dead_letter(settings, str(dead_letter)) == 0
+        assert f"replayed 2, still rejected 0, kept in {dead_letter}" in capsys.readouterr().out
+        assert dead_letter.read_bytes() == b""
+        stored = es.documents(INDEX)
+        assert sorted(stored) == ["id-5", "id-6"] and stored["id-6"]["log"] == "line 6"
+        bulk = [r for r in es.requests if r.path == "/_bulk"]
+        assert b'{"create":{"_index":"logstash-2024.05.01","_id":"id-6"}}' in bulk[-1].body
+
+
+def test_documents_already_stored_count_as_replayed(tmp_path: Path) -> None:
+    dead_letter = tmp_path / "dead-letter.ndjson"
+    doc = b'{"log":"x"}'
+    with FakeElasticsearch() as es:
+        settings = es_settings(tmp_path, es.url)
+        _write_entries(dead_letter, Rejected("logs-a", "same", 400, ERROR, doc))
+        assert replay_dead_letter(settings, str(dead_letter)) == 0
+        _write_entries(
+            dead_letter,
+            Rejected("logs-a", "same", 400, ERROR, doc),
+            Rejected("logs-a", None, 400, ERROR, doc),  # Elasticsearch had chosen the id
+        )
+        assert replay_dead_letter(settings, str(dead_letter)) == 0
+        assert es.item_statuses[409] == 1
+        assert es.count() == 2 and "same" in es.documents("logs-a")
+
+
+def test_unreadable_lines_stay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dead_letter = tmp_path / "dead-letter.ndjson"
+    with FakeElasticsearch() as es:
+        _write_entries(
+            dead_letter, Rejected("logs-a", "1", 400, ERROR, b"{}"), extra=b"garbage\n\n"
+        )
+        assert replay_dead_letter(es_settings(tmp_path, es.url), str(dead_letter)) == 1
+        assert es.count() == 1
+    assert dead_letter.read_bytes() == b"garbage\n"
+    assert "replayed 1, still rejected 1" in capsys.readouterr().out
+
+
+def test_unreachable_elasticsearch_keeps_everything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dead_letter = tmp_path / "dead-letter.ndjson"
+    entries = [Rejected("logs-a", str(n), 400, ERROR, b'{"n":%d}' % n) for n in range(3)]
+    _write_entries(dead_letter, *entries)
+    before = dead_letter.read_bytes()
+    settings = es_settings(tmp_path, closed_port_url(), once_retry_timeout=0.3)
+    assert replay_dead_letter(settings, str(dead_letter)) == 3
+    assert dead_letter.read_bytes() == before
+    assert "not sent 3 (Elasticsearch unreachable)" in capsys.readouterr().out
+
+
+def test_a_missing_file_is_nothing_to_do(tmp_path: Path) -> None:
+    settings = es_settings(tmp_path, closed_port_url())
+    assert replay_dead_letter(settings, str(tmp_path / "none.ndjson")) == 0
