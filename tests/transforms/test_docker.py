@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import orjson
+
+from shipper.observe.metrics import Metrics
+from shipper.record import Record
+from shipper.transforms.detect import LINE_SLACK, make_decoder
+from tests.transforms.conftest import Decode, FakeClock
+
+T1 = "2016-10-20T18:39:20.57606443Z"
+T2 = "2016-10-20T18:39:20.6Z"
+T3 = "2016-10-20T20:39:21+02:00"
+
+
+def entry(log: str, stream: str = "stdout", ts: str = T1) -> bytes:
+    return orjson.dumps({"log": log, "stream": stream, "time": ts}) + b"\n"
+
+
+def test_lines_become_records_without_their_newline(decode: Decode) -> None:
+    a = entry("hello\n")
+    b = entry("crlf\r\n", "stderr", T2)
+    c = entry("\n", ts=T3)
+    assert decode(a + b + c) == [
+        Record(T1, "stdout", "hello", 0),
+        Record(T2, "stderr", "crlf", len(a)),
+        Record(T3, "stdout", "", len(a + b)),
+    ]
+
+
+def test_logs_without_newline_are_joined_with_the_following_ones(decode: Decode) -> None:
+    a = entry("x" * 10, ts=T1)
+    data = a + entry("y" * 10, ts=T2) + entry("z\r\n", ts=T3) + entry("next\n")
+    assert decode(data) == [
+        Record(T1, "stdout", "x" * 10 + "y" * 10 + "z", 0),
+        Record(T1, "stdout", "next", len(data) - len(entry("next\n"))),
+    ]
+
+
+def test_streams_are_joined_independently(decode: Decode) -> None:
+    a = entry("out-1 ")
+    b = entry("err-1 ", "stderr")
+    c = entry("err-2\n", "stderr", T2)
+    d = entry("out-2\n", "stdout", T2)
+    assert decode(a + b + c + d) == [
+        Record(T1, "stderr", "err-1 err-2", len(a)),
+        Record(T1, "stdout", "out-1 out-2", 0),
+    ]
+
+
+def test_escapes_and_unicode_are_decoded(decode: Decode) -> None:
+    data = b'{"log":"tab\\there \\u00e9\\ud834\\udd1e \xe2\x82\xac \\"q\\"\\n","stream":"stdout",'
+    data += b'"time":"2016-10-20T18:39:20Z"}\n'
+    assert [r.log for r in decode(data)] == ['tab\there é𝄞 € "q"']
+
+
+def test_invalid_utf8_is_replaced(decode: Decode) -> None:
+    data = b'{"log":"bad \xff\xc3 bytes\\n","stream":"stderr","time":"2016-10-20T18:39:20Z"}\n'
+    assert decode(data) == [Record("2016-10-20T18:39:20Z", "stderr", "bad \ufffd\ufffd bytes", 0)]
+
+
+def test_malformed_lines_are_shipped_raw_and_counted(
+    decode: Decode, counted: Callable[..., float]
+) -> None:
+    bad = [
+        b'{"log":"truncated json',
+        b'{"stream":"stdout","time":"2016-10-20T18:39:20Z"}',
+        b'{"log":42,"stream":"stdout","time":"2016-10-20T18:39:20Z"}',
+        b'{"log":"x\\n","stream":"stdin","time":"2016-10-20T18:39:20Z"}',
+        b'{"log":"x\\n","stream":["stdout"],"time":"2016-10-20T18:39:20Z"}',
+        b'{"log":"x\\n","stream":"stdout","time":"yesterday"}',
+        b'{"log":"x\\n","stream":"stdout"}',
+        b'["log","stream","time"]',
+        b'"just a string"',
+        b"2016-10-20T18:39:20Z stdout F a CRI line in a docker file",
+    ]
+    good = entry("first\n")
+    records = decode(good + b"\n".join(bad) + b"\n")
+    assert records[0] == Record(T1, "stdout", "first", 0)
+    raw = records[1:]
+    assert [r.log for r in raw] == [b.decode() for b in bad]
+    assert {r.stream for r in raw} == {"unknown"}
+    offsets = [len(good) + sum(len(b) + 1 for b in bad[:i]) for i in range(len(bad))]
+    assert [r.offset for r in raw] == offsets
+    assert counted("shipper_records_malformed_total") == len(bad)
+
+
+def test_empty_lines_are_dropped_and_counted(decode: Decode, counted: Callable[..., float]) -> None:
+    a = entry("a\n")
+    records = decode(b"\n \n" + a + b"\r\n" + entry("b\n"))
+    assert [(r.log, r.offset) for r in records] == [("a", 3), ("b", 3 + len(a) + 2)]
+    assert counted("shipper_records_dropped_total", reason="empty") == 3
+
+
+def test_a_long_record_is_cut_at_a_utf8_boundary(decode: Decode) -> None:
+    assert decode(entry("ab" + "€" * 5 + "\n"), max_record_bytes=7) == [
+        Record(T1, "stdout", "ab€", 0, truncated=True)
+    ]
+    assert decode(entry("ab" + "€" * 5 + "\n"), max_record_bytes=17) == [
+        Record(T1, "stdout", "ab" + "€" * 5, 0)
+    ]
+    joined = entry("€" * 3) + entry("€" * 3 + "\n")
+    assert decode(joined, max_record_bytes=10) == [Record(T1, "stdout", "€€€", 0, truncated=True)]
+
+
+def test_a_line_too_long_to_be_a_docker_line_is_shipped_raw_and_cut(decode: Decode) -> None:
+    first = entry("a\n")
+    huge = entry("x" * (100 + LINE_SLACK) + "\n")
+    records = decode(first + huge, max_record_bytes=100)
+    assert records[0].log == "a"
+    raw = records[1]
+    assert (raw.stream, raw.log, raw.offset, raw.truncated) == (
+        "unknown",
+        huge[:100].decode(),
+        len(first),
+        True,
+    )
+
+
+def test_a_group_left_open_is_flushed_after_the_partial_timeout(
+    metrics: Metrics, clock: FakeClock
+) -> None:
+    decoder = make_decoder(1024, metrics, partial_timeout=4.0, clock=clock)
+    first = entry("partial ")
+    assert decoder.feed(first, 0) == []
+    clock.now = 3.0
+    assert decoder.flush_idle(3.0) == []
+    assert decoder.flush_idle(4.0) == [Record(T1, "stdout", "partial ", 0)]
+    assert decoder.feed(entry("rest\n", ts=T2), len(first)) == [
+        Record(T2, "stdout", "rest", len(first))
+    ]
+
+
+def test_finish_emits_open_groups_and_the_unterminated_last_line(decode: Decode) -> None:
+    a = entry("open ")
+    raw, joined = decode(a + b'{"log":"cut off')
+    assert (raw.stream, raw.log, raw.offset) == ("unknown", '{"log":"cut off', len(a))
+    assert joined == Record(T1, "stdout", "open ", 0)
+
+
+def test_the_format_is_detected_past_blank_and_garbage_lines(decode: Decode) -> None:
+    garbage = b"\x00\x00\x00\x00"
+    records = decode(b"\n\n" + garbage + b"\n" + entry("json\n"))
+    assert [(r.stream, r.log, r.offset) for r in records] == [
+        ("unknown", "\x00" * 4, 2),
+        ("stdout", "json", 7),
+    ]
