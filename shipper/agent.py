@@ -24,6 +24,8 @@ from shipper.pipeline import Pipeline
 from shipper.settings import Settings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.source import TailSource
+from shipper.transforms.enrich import Enricher
+from shipper.transforms.kubernetes import KubernetesMetadata
 
 log = logging.getLogger("shipper.agent")
 
@@ -72,8 +74,12 @@ class Agent:
             loop.add_signal_handler(signum, self._on_signal, signum)
         sink = build_sink(settings, metrics)
         budget = ByteBudget(settings.buffer_max_bytes)
-        pipeline = Pipeline(settings, sink, metrics)
+        kube = KubernetesMetadata(settings, metrics) if settings.kubernetes_enabled else None
+        pipeline = Pipeline(settings, sink, metrics, Enricher(settings, kube))
         source = TailSource(settings, pipeline, budget, metrics)
+        # Gauges read at scrape time from what the components already know.
+        metrics.buffer_bytes.set_function(lambda: budget.used)
+        metrics.lag_bytes.set_function(lambda: source.lag_bytes)
         server = ObserveServer(settings.metrics_addr, metrics, lambda: source.started)
         log.info(
             "shipper starting",
@@ -84,6 +90,8 @@ class Agent:
         await server.start()
         await sink.start()
         tasks = [asyncio.create_task(pipeline.run(), name="pipeline")]
+        if kube is not None:
+            tasks.append(asyncio.create_task(kube.run(self.stop), name="kubernetes"))
         if settings.once and sys.stderr.isatty():
             tasks.append(asyncio.create_task(Progress(metrics, lambda: source.lag_bytes).run()))
         try:

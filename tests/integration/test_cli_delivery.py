@@ -15,7 +15,14 @@ from tests.integration.harness import Agent, Container, read_documents, wait_for
 
 def containers(root: Path, n: int) -> list[Container]:
     return [
-        Container(root, "team-a", f"web-{i}", "app", uid=f"uid-{i}", container_id=f"{i:02d}" * 32)
+        Container(
+            root,
+            "team-a",
+            f"web-{i}",
+            "app",
+            uid=f"{i:08x}-1111-4222-8333-444455556666",
+            container_id=f"{i:02d}" * 32,
+        )
         for i in range(n)
     ]
 
@@ -46,7 +53,7 @@ def test_once_delivers_every_line_exactly_once_and_resumes(tmp_path: Path) -> No
     assert first["kubernetes"]["namespace_name"] == "team-a"
     assert first["kubernetes"]["pod_name"].startswith("web-")
     assert first["kubernetes"]["container_name"] == "app"
-    assert first["kubernetes"]["pod_id"].startswith("uid-")
+    assert first["kubernetes"]["pod_id"].endswith("-1111-4222-8333-444455556666")
     assert len(first["docker"]["container_id"]) == 64
     assert first["stream"] == "stdout"
     assert first["@timestamp"].endswith("123Z")
