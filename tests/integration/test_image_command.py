@@ -66,12 +66,23 @@ class Manifest:
     def env(self) -> dict[str, str]:
         """The container's variables, downward-API fields resolved as kubelet would."""
         fields = {**DOWNWARD_API, "metadata.namespace": self.namespace}
-        return {
-            e["name"]: e["value"]
-            if "value" in e
-            else fields[e["valueFrom"]["fieldRef"]["fieldPath"]]
-            for e in self.container["env"]
+        env = {}
+        for var in self.container["env"]:
+            field = var.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+            env[var["name"]] = fields[field] if field else var["value"]
+        return env
+
+    def command(self) -> list[str]:
+        """What the container runs: the image's ENTRYPOINT and CMD unless the pod overrides
+        them (`command` replaces ENTRYPOINT, `args` replaces CMD)."""
+        lines = (REPO / "Dockerfile").read_text().splitlines()
+        image = {
+            line.split(None, 1)[0]: json.loads(line.split(None, 1)[1])
+            for line in lines
+            if line.startswith(("ENTRYPOINT ", "CMD "))
         }
+        entrypoint = self.container.get("command", image["ENTRYPOINT"])
+        return [*entrypoint, *self.container.get("args", image["CMD"])]
 
     def mount(self, path: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(volumeMount, volume) of the mount at `path`."""
@@ -83,17 +94,6 @@ class Manifest:
             "" in rule["apiGroups"] and resource in rule["resources"] and verb in rule["verbs"]
             for rule in self.rules
         )
-
-
-def image_command() -> list[str]:
-    """ENTRYPOINT + CMD, as the Dockerfile declares them (exec form)."""
-    lines = (REPO / "Dockerfile").read_text().splitlines()
-    form = {
-        line.split(None, 1)[0]: json.loads(line.split(None, 1)[1])
-        for line in lines
-        if line.startswith(("ENTRYPOINT ", "CMD "))
-    }
-    return [*form["ENTRYPOINT"], *form["CMD"]]
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def lock_down(tree: Path) -> None:
 def without_capabilities() -> list[str]:
     """A prefix giving the command the DaemonSet's privileges, where this test can."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        return []  # not root: there are no capabilities to drop
+        return []  # not root: no capabilities to drop; or no way to drop them
     return ["setpriv", "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--"]
 
 
@@ -240,7 +240,7 @@ def test_the_daemonset_runs_the_wheel_as_the_image_would(
             "SHIPPER_KUBE_TOKEN_FILE": str(token),
         }
     )
-    command = image_command()
+    command = manifest.command()
     assert command == ["shipper", "run"]
     command[0] = str(venv_bin / command[0])
     agent = subprocess.Popen(

@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# The shipper image: the wheel is built in one stage and installed into a clean slim one.
+#   docker build -t shipper:0.1.0 .
+# The DaemonSet (deploy/daemonset.yaml) runs it as `shipper run`.
+
+# One pinned base for both stages (tag to read, digest to reproduce), so the wheels are built
+# by the very Python that runs them; the 3.11 line is the one CI tests on.
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74bec2e1c2467cdad47886280501df722372d2e1
+# checkov:skip=CKV_DOCKER_7: FROM uses PYTHON_IMAGE, pinned above; checkov does not expand ARGs
+
+FROM ${PYTHON_IMAGE} AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY shipper/ shipper/
+# shipper's wheel and its dependencies' wheels: the final stage then installs offline.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM ${PYTHON_IMAGE}
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="shipper" \
+      org.opencontainers.image.description="Kubernetes node log agent: container logs to Elasticsearch" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="docker.io/library/python:3.11.13-slim-bookworm"
+# The wheels are mounted, not copied: no layer keeps them, and pip keeps no cache.
+# /var/lib/shipper (SHIPPER_STATE_DIR) is owned by the image's user for `docker run`; the
+# DaemonSet mounts the node's directory over it.
+RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    pip install --no-cache-dir --no-index --find-links=/wheels /wheels/shipper-*.whl \
+    && mkdir -p /var/lib/shipper \
+    && chown 65532:65532 /var/lib/shipper
+# Unprivileged by default (e.g. `docker run` on sample logs). On a node the DaemonSet runs it
+# as uid 0 without any capability, to read the root-owned logs (see its securityContext).
+USER 65532:65532
+EXPOSE 24231
+# Kubernetes ignores HEALTHCHECK: the DaemonSet's probes call /healthz and /readyz instead.
+# checkov:skip=CKV_DOCKER_2: Kubernetes ignores HEALTHCHECK; the DaemonSet probes /healthz
+ENTRYPOINT ["shipper"]
+CMD ["run"]
