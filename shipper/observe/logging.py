@@ -1,6 +1,8 @@
 """The agent's own log: one JSON object per line on stderr, or plain text on request.
 
-Context goes in `extra={...}` and becomes fields of the JSON line.
+Context goes in `extra={...}` and becomes fields of the JSON line. A warning or error
+that repeats (same logger, level and message template) is written once per window;
+the next line of its kind carries `"repeated": N`, the number left out in between.
 """
 
 from __future__ import annotations
@@ -8,8 +10,12 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import orjson
+
+REPEAT_WINDOW_SECONDS = 10.0
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -45,11 +51,87 @@ class TextFormatter(logging.Formatter):
         return text
 
 
+@dataclass
+class _Repeats:
+    until: float  # end of the window in which this kind of line is held back
+    held: int = 0  # lines held back in the window
+    last: logging.LogRecord | None = None  # the latest of them
+
+
+class RateLimitedHandler(logging.Handler):
+    """Wraps a handler so that an outage's error every second becomes one line per window.
+
+    A kind of line is its logger, level and message template. Held-back lines are
+    reported by the next line of their kind (`repeated`: how many were left out
+    before it), or, when that kind has gone quiet, by its latest held-back line once
+    the window is over (noticed at the next log call of any kind, or at close).
+    Printed lines plus the sum of `repeated` is the number of calls made.
+    """
+
+    def __init__(
+        self,
+        inner: logging.Handler,
+        window: float = REPEAT_WINDOW_SECONDS,
+        min_level: int = logging.WARNING,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._inner = inner
+        self._window = window
+        self._min_level = min_level
+        self._clock = clock
+        self._kinds: dict[tuple[str, int, str], _Repeats] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # logging.Handler.handle holds self.lock around emit: one thread at a time here.
+        now = self._clock()
+        if record.levelno < self._min_level:
+            self._report_quiet(now)
+            self._inner.handle(record)
+            return
+        kind = (record.name, record.levelno, str(record.msg))
+        seen = self._kinds.get(kind)
+        if seen is not None and now < seen.until:
+            seen.held += 1
+            seen.last = record
+            return
+        if seen is not None and seen.held:
+            record.repeated = seen.held
+        self._kinds[kind] = _Repeats(until=now + self._window)
+        self._report_quiet(now)
+        self._inner.handle(record)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def close(self) -> None:
+        """Report what is still held back, then close the wrapped handler."""
+        self.acquire()
+        try:
+            self._report_quiet(float("inf"))
+        finally:
+            self.release()
+        self._inner.close()
+        super().close()
+
+    def _report_quiet(self, now: float) -> None:
+        """Print the latest held-back line of each kind whose window is over, then forget it."""
+        over = [kind for kind, seen in self._kinds.items() if now >= seen.until]
+        for kind in over:
+            seen = self._kinds.pop(kind)
+            if seen.last is not None:
+                if seen.held > 1:
+                    seen.last.repeated = seen.held - 1
+                self._inner.handle(seen.last)
+
+
 def setup_logging(level: str, fmt: str) -> None:
-    """Route the `shipper` loggers to stderr in the chosen format."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    """Route the `shipper` loggers to stderr in the chosen format, repeats rate-limited."""
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger("shipper")
-    root.handlers[:] = [handler]
+    for old in root.handlers:
+        old.close()
+    root.handlers[:] = [RateLimitedHandler(stream)]
     root.setLevel(level.upper())
     root.propagate = False
