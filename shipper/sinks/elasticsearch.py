@@ -118,7 +118,8 @@ class ElasticsearchSink:
     async def start(self) -> None:
         """Open the client, log the cluster version, install the template, start workers."""
         self._client = build_client(self._settings)
-        await log_cluster_version(self._client, self._hosts.hosts)
+        version = await log_cluster_version(self._client, self._hosts.hosts)
+        self._metrics.output_up.set(1 if version else 0)
         if self._template:
             await self._template.install(self._client, self._hosts.hosts)
         self._tasks = [
