@@ -1,0 +1,71 @@
+"""A file's identity: device, inode, and a fingerprint of its first bytes.
+
+Inodes are reused as soon as a file is deleted (kubelet's gzip-and-delete frees one just
+before the runtime creates the next `0.log`), so an inode alone would hand a new file a
+stale offset. The fingerprint of the first bytes tells the two files apart.
+
+`file_key` is the text identity a consumer sees (`FileInfo.key`); record ids derive from it,
+so it must never change while the file lives, nor across restarts. It is device, inode and
+a hash of the file's *first line* (up to `FINGERPRINT_BYTES`): unlike "the first bytes seen",
+the first line is the same whenever it is read, so a key computed again after a crash that
+lost the positions file is still the same key. A file's key is therefore only made once its
+first line is complete (or the file is being finished as it is).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+FINGERPRINT_BYTES = 1024
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """A hash of a file's first `length` bytes; `length` grows with a short file."""
+
+    length: int
+    digest: str
+
+    @classmethod
+    def of(cls, head: bytes) -> Fingerprint:
+        return cls(len(head), _digest(head))
+
+
+def read_head(fd: int, length: int = FINGERPRINT_BYTES) -> bytes:
+    """The file's first `length` bytes (fewer if it is shorter)."""
+    return os.pread(fd, length, 0)
+
+
+def fingerprint(fd: int) -> Fingerprint:
+    """The fingerprint of the file's first min(size, FINGERPRINT_BYTES) bytes."""
+    return Fingerprint.of(read_head(fd))
+
+
+def fingerprint_matches(fd: int, saved: Fingerprint) -> bool:
+    """Whether the open file still starts with the bytes `saved` was taken from."""
+    head = read_head(fd, saved.length)
+    return len(head) == saved.length and _digest(head) == saved.digest
+
+
+def file_key(dev: int, ino: int, head: bytes, *, final: bool, previous: str | None) -> str | None:
+    """`dev:ino:hash-of-first-line`, or None while the first line is still incomplete.
+
+    `final` accepts an incomplete first line (the file will not grow: end of --once, or
+    rotated away). `previous` is the key of the content a truncation replaced, mixed in so
+    the new content's records never share ids with the old content's.
+    """
+    end = head.find(b"\n")
+    if end >= 0:
+        head = head[: end + 1]
+    elif len(head) < FINGERPRINT_BYTES and not final:
+        return None
+    if not head:
+        return None
+    salt = previous.encode() if previous else b""
+    return f"{dev}:{ino}:{_digest(salt + head)}"

@@ -1,0 +1,160 @@
+"""The positions database: each file's committed offset, by identity, saved atomically.
+
+One JSON file, `$SHIPPER_STATE_DIR/positions.json`. An offset here only ever moves by an
+acknowledgement (`commit`), never by a read, so a restart resumes after what the output
+accepted and before anything it did not. Each save writes a temporary file in the same
+directory, fsyncs it, renames it over the old one and fsyncs the directory: after a
+`kill -9` at any instant the file is either the old or the new version, never a mix.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Container, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from shipper.sources.tail.identity import Fingerprint, fingerprint, fingerprint_matches
+
+log = logging.getLogger("shipper.tail")
+
+FORMAT_VERSION = 1
+PRUNE_AFTER = 3600.0  # seconds a file may be gone before its entry is dropped
+
+Identity = tuple[int, int]  # (st_dev, st_ino)
+
+
+@dataclass(slots=True)
+class Position:
+    """One file's saved state. `seen` is the wall time it was last found by a scan.
+
+    `link` is the link the file was first found through: a file picked up again without
+    it (rotated away while the agent was down) keeps its container id, hence its record ids.
+    """
+
+    dev: int
+    ino: int
+    fingerprint: Fingerprint
+    key: str | None
+    offset: int
+    path: str
+    link: str | None
+    seen: float
+
+    @classmethod
+    def begin(
+        cls, fd: int, st: os.stat_result, path: str, link: str | None, offset: int, seen: float
+    ) -> Position:
+        """A new entry for the open file `fd`, committed up to `offset`."""
+        return cls(st.st_dev, st.st_ino, fingerprint(fd), None, offset, path, link, seen)
+
+    @property
+    def identity(self) -> Identity:
+        return (self.dev, self.ino)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dev": self.dev,
+            "ino": self.ino,
+            "fp_len": self.fingerprint.length,
+            "fp": self.fingerprint.digest,
+            "key": self.key,
+            "offset": self.offset,
+            "path": self.path,
+            "link": self.link,
+            "seen": self.seen,
+        }
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> Position:
+        fields = (item["dev"], item["ino"], item["fp_len"], item["offset"])
+        if not all(isinstance(v, int) and v >= 0 for v in fields):
+            raise ValueError(f"bad position entry: {item!r}")
+        if not isinstance(item["fp"], str) or not isinstance(item["path"], str):
+            raise ValueError(f"bad position entry: {item!r}")
+        key, link = item.get("key"), item.get("link")
+        return cls(
+            dev=item["dev"],
+            ino=item["ino"],
+            fingerprint=Fingerprint(item["fp_len"], item["fp"]),
+            key=key if isinstance(key, str) else None,
+            offset=item["offset"],
+            path=item["path"],
+            link=link if isinstance(link, str) else None,
+            seen=float(item["seen"]),
+        )
+
+
+class Positions:
+    """Saved positions by identity; `dirty` says a save is due."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.dirty = False
+        self._entries: dict[Identity, Position] = {}
+
+    def __iter__(self) -> Iterator[Position]:
+        return iter(list(self._entries.values()))
+
+    def load(self) -> None:
+        """Read the saved positions; a corrupt file is moved aside and reading starts fresh."""
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        try:
+            with open(self.path, "rb") as fh:
+                raw = fh.read()
+        except FileNotFoundError:
+            return
+        try:
+            doc = orjson.loads(raw)
+            entries = [Position.from_json(item) for item in doc["files"]]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            aside = f"{self.path}.corrupt-{int(time.time())}"
+            os.replace(self.path, aside)
+            log.warning("positions file %s is corrupt (%s); moved to %s", self.path, exc, aside)
+            return
+        self._entries = {entry.identity: entry for entry in entries}
+
+    def match(self, dev: int, ino: int, fd: int) -> Position | None:
+        """The saved position of the open file `fd`, if its identity and first bytes match."""
+        entry = self._entries.get((dev, ino))
+        if entry is not None and fingerprint_matches(fd, entry.fingerprint):
+            return entry
+        return None
+
+    def add(self, entry: Position) -> Position:
+        """Record a newly followed file, replacing any stale entry of a reused inode."""
+        self._entries[entry.identity] = entry
+        self.dirty = True
+        return entry
+
+    def commit(self, entry: Position, offset: int) -> None:
+        """An acknowledgement moved `entry`'s committed offset (an AckTracker's on_commit)."""
+        entry.offset = offset
+        self.dirty = True
+
+    def save(self, now: float, live: Container[Identity]) -> None:
+        """Prune entries gone longer than PRUNE_AFTER, then write the file atomically."""
+        self._entries = {
+            ident: entry
+            for ident, entry in self._entries.items()
+            if ident in live or now - entry.seen < PRUNE_AFTER
+        }
+        doc = {"version": FORMAT_VERSION, "files": [e.to_json() for e in self._entries.values()]}
+        data = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+        directory = os.path.dirname(self.path) or "."
+        tmp = f"{self.path}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self.dirty = False

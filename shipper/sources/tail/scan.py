@@ -1,0 +1,116 @@
+"""Which files to follow: globs, excludes, the agent's own pod, symlinks resolved.
+
+kubelet's `/var/log/containers/*.log` are symlinks to `/var/log/pods/<ns>_<pod>_<uid>/
+<container>/<n>.log`; both trees may be globbed. A scan returns each real file once, keyed
+by identity (device, inode), keeping the link it was found through when there is one.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from shipper.settings import Settings
+from shipper.sources.tail.positions import Identity
+
+log = logging.getLogger("shipper.tail")
+
+NEVER_READ = (".gz", ".tmp")  # kubelet's compressed rotations and their temporaries
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A file to follow: the real path and the link it was found through, if any."""
+
+    path: str
+    link: str | None
+
+
+def never_read(path: str) -> bool:
+    return path.endswith(NEVER_READ)
+
+
+class Scanner:
+    """Expands the configured globs into the set of files to follow."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._globs = settings.paths
+        self._excludes = settings.exclude_paths
+        pod, namespace = settings.pod_name, settings.pod_namespace
+        # Pod names and namespaces never contain "_", so these prefixes are unambiguous.
+        self._own_link = f"{pod}_{namespace}_" if pod and namespace else None
+        self._own_dir = f"{namespace}_{pod}_" if pod and namespace else None
+
+    def scan(self) -> dict[Identity, Match]:
+        """Every matched, not excluded file by identity; a link wins over its target."""
+        found: dict[Identity, Match] = {}
+        for pattern in self._globs:
+            for matched in sorted(glob.glob(pattern)):
+                if never_read(matched):
+                    continue
+                try:
+                    st = os.stat(matched)
+                    real = os.path.realpath(matched)
+                    link = matched if os.path.islink(matched) else None
+                except OSError:  # a dangling link, or gone since the glob listed it
+                    continue
+                if not stat.S_ISREG(st.st_mode) or never_read(real) or self.excluded(real, link):
+                    continue
+                ident = (st.st_dev, st.st_ino)
+                current = found.get(ident)
+                if current is None or (current.link is None and link is not None):
+                    found[ident] = Match(real, link)
+        return found
+
+    def excluded(self, path: str, link: str | None = None) -> bool:
+        """Excluded by SHIPPER_EXCLUDE_PATHS (on the link or the real path), or our own pod."""
+        names = (path,) if link is None else (link, path)
+        if any(fnmatchcase(name, pattern) for name in names for pattern in self._excludes):
+            return True
+        if self._own_dir and any(part.startswith(self._own_dir) for part in path.split("/")):
+            return True
+        return bool(self._own_link and link and os.path.basename(link).startswith(self._own_link))
+
+    def watch_roots(self, files: Iterable[str]) -> tuple[str, ...]:
+        """Directories to watch: each glob's fixed prefix, and the real files' directories.
+
+        Watching only the link directory would miss the new `0.log` kubelet creates at a
+        rotation: that happens in the target directory.
+        """
+        roots = {_fixed_prefix(pattern) for pattern in self._globs}
+        roots.update(os.path.dirname(path) for path in files)
+        # Never a recursive watch on "/": a glob like "/*/x.log" is left to the rescans.
+        existing = sorted(root for root in roots if root != "/" and os.path.isdir(root))
+        kept: list[str] = []
+        for root in existing:  # sorted: a parent comes before its subdirectories
+            if not any(root == k or root.startswith(k + "/") for k in kept):
+                kept.append(root)
+        return tuple(kept)
+
+
+def rotated_siblings(path: str) -> list[str]:
+    """Rotated versions of `path` next to it (`0.log.20240501-120000`), never `.gz`/`.tmp`."""
+    directory, name = os.path.split(path)
+    prefix = name + "."
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return []
+    return sorted(
+        os.path.join(directory, n) for n in names if n.startswith(prefix) and not never_read(n)
+    )
+
+
+def _fixed_prefix(pattern: str) -> str:
+    """The directory part of a glob before its first wildcard."""
+    fixed: list[str] = []
+    for part in os.path.dirname(os.path.abspath(pattern)).split("/"):
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return "/".join(fixed) or "/"
