@@ -134,6 +134,7 @@ class TailSource:
     async def _scan(self, startup: bool) -> None:
         """Follow new matches, notice the followed files no glob finds any more."""
         now, wall = self._clock(), time.time()
+        first_start = startup and not any(True for _ in self._positions)
         matches = self._scanner.scan()
         for ident, match in matches.items():
             f = self._files.get(ident)
@@ -146,6 +147,10 @@ class TailSource:
                 self._lose(f, now)
         if startup:
             self._recover(now, wall)
+            if first_start and self._settings.read_from == "head":
+                # A new agent on a node ships each container's history, rotated files too.
+                for match in matches.values():
+                    self._follow_missed(match.path, match.link, 0.0, False, now)
         self._positions.dirty = True  # `seen` times moved
         self._metrics.files_watched.set(len(self._files))
         if not self._settings.once:
