@@ -58,21 +58,21 @@ def encode_bulk(
     `indices[i]` is the index of `events[i]`. An event with an empty id gets none
     (Elasticsearch assigns one), as do all events when `with_ids` is false.
     """
-    prefixes: dict[str, bytes] = {}
     op = orjson.dumps(op_type)
+    dumps = orjson.dumps
     parts: list[bytes] = []
     append = parts.append
+    last: str | None = None
+    prefix = b""
+    # One %-format per document: the fewest Python-level steps for this hot loop.
     for event, index in zip(events, indices, strict=True):
-        prefix = prefixes.get(index)
-        if prefix is None:
-            prefix = prefixes[index] = b'{%s:{"_index":%s' % (op, orjson.dumps(index))
-        append(prefix)
+        if index != last:
+            last = index
+            prefix = b'{%s:{"_index":%s' % (op, dumps(index))
         if with_ids and event.id:
-            append(b',"_id":')
-            append(orjson.dumps(event.id))
-        append(b"}}\n")
-        append(event.doc)
-        append(b"\n")
+            append(b'%s,"_id":%s}}\n%s\n' % (prefix, dumps(event.id), event.doc))
+        else:
+            append(b"%s}}\n%s\n" % (prefix, event.doc))
     return b"".join(parts)
 
 
