@@ -80,10 +80,10 @@ class ElasticsearchSink:
         metrics: Metrics,
         *,
         reject: RejectHandler | None = None,
-        index_of: Callable[[Event], str] | None = None,
+        indices_of: Callable[[list[Event]], list[str]] | None = None,
     ) -> None:
         """`reject` receives refused documents (default: the dead-letter file);
-        `index_of` names an event's index (default: SHIPPER_ES_INDEX)."""
+        `indices_of` names the events' indices (default: SHIPPER_ES_INDEX)."""
         self._settings = settings
         self._metrics = metrics
         self._hosts = HostPool(settings.es_hosts, settings.retry_max_backoff)
@@ -94,7 +94,7 @@ class ElasticsearchSink:
             ).write
         )
         self._pattern = compile_index_pattern(settings.es_index)
-        self._index_of = index_of or self._index_by_pattern
+        self._indices_of = indices_of or self._pattern.render_all
         self._template = TemplateInstaller(settings) if settings.es_template == "install" else None
         self._with_ids = settings.es_id == "auto"
         self._headers = {"Content-Type": CONTENT_TYPE}
@@ -133,21 +133,27 @@ class ElasticsearchSink:
         self._outstanding += len(events)
         max_bytes = self._settings.batch_max_bytes
         max_records = self._settings.batch_max_records
-        index_of = self._index_of
-        for event in events:
-            index = index_of(event)
-            size = len(event.doc) + len(index) + len(event.id) + ACTION_BYTES
+        indices = self._indices_of(events)
+        count, i = len(events), 0
+        while i < count:
             batch = self._open
-            if batch.events and batch.nbytes + size > max_bytes:
-                await self._cut()
-                batch = self._open
             if not batch.events:
                 batch.opened = time.monotonic()
                 self._opened.set()
-            batch.events.append(event)
-            batch.indices.append(index)
-            batch.nbytes += size
-            if len(batch.events) >= max_records:
+            # Take the longest run of events that fits the open batch, then cut it if full.
+            end = min(count, i + max_records - len(batch.events))
+            nbytes, j = batch.nbytes, i
+            while j < end:
+                size = len(events[j].doc) + len(indices[j]) + len(events[j].id) + ACTION_BYTES
+                if nbytes + size > max_bytes and (j > i or batch.events):
+                    break
+                nbytes += size
+                j += 1
+            batch.events.extend(events[i:j])
+            batch.indices.extend(indices[i:j])
+            batch.nbytes = nbytes
+            i = j
+            if i < count or len(batch.events) >= max_records:
                 await self._cut()
 
     async def drain(self, timeout: float | None) -> bool:
@@ -183,9 +189,6 @@ class ElasticsearchSink:
         return self._given_up + self._unfinished_at_drain
 
     # --- batching
-
-    def _index_by_pattern(self, event: Event) -> str:
-        return self._pattern.render(event.timestamp, event.fields)
 
     async def _cut(self) -> None:
         batch, self._open = self._open, _Batch()

@@ -15,10 +15,12 @@ record, and a datetime is built once per day, not once per record.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+
+from shipper.record import Event
 
 MISSING = "unknown"
 _TOKENS = re.compile(r"(\{[^{}]*\}|%.)", re.DOTALL)
@@ -56,6 +58,22 @@ class IndexPattern:
         )
         name = self._names.get((key, values))
         return name if name is not None else self._build(key, values)
+
+    def render_all(self, events: Sequence[Event]) -> list[str]:
+        """The index of each event; consecutive events of one file and day share one lookup."""
+        names: list[str] = []
+        append = names.append
+        length = self._prefix_len
+        last_key: str | None = None
+        last_fields: Mapping[str, Any] | None = None
+        name = ""
+        for event in events:
+            key = event.timestamp[:length]
+            if key != last_key or event.fields is not last_fields:
+                last_key, last_fields = key, event.fields
+                name = self.render(event.timestamp, event.fields)
+            append(name)
+        return names
 
     def _build(self, key: str, values: tuple[str, ...]) -> str:
         when = _parse_prefix(key)

@@ -95,7 +95,7 @@ async def _send(
         replace(settings, once=True, es_id="auto", es_template="none"),
         Metrics(),
         reject=collect,
-        index_of=lambda event: str(event.fields["_index"]),
+        indices_of=lambda events: [str(event.fields["_index"]) for event in events],
     )
     await sink.start()
     try:
