@@ -14,7 +14,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from shipper.observe.metrics import Metrics
-from shipper.record import AckTracker, Event, Record, Ticket
+from shipper.record import AckTracker, Event, Record
 from shipper.settings import Settings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.consumer import FileConsumer, FileInfo
@@ -22,7 +22,9 @@ from shipper.transforms.decoder import Decoder
 from shipper.transforms.detect import make_decoder
 from shipper.transforms.document import DocumentEncoder
 from shipper.transforms.enrich import Enricher
+from shipper.transforms.json_fields import JsonFields, json_wanted
 from shipper.transforms.kubernetes import PodMetadata
+from shipper.transforms.multiline import TraceJoiner, multiline_kind, rules_for
 from shipper.transforms.naming import names_from_path
 
 log = logging.getLogger("shipper.pipeline")
@@ -30,23 +32,55 @@ log = logging.getLogger("shipper.pipeline")
 _PodKey = tuple[str | None, str | None]
 
 
+class _Read:
+    """One decoder call's records, kept until they are joined into traces and shipped."""
+
+    __slots__ = ("after", "before", "clean", "data", "last", "nbytes", "records")
+
+    def __init__(
+        self,
+        records: list[Record],
+        before: int,
+        after: int,
+        nbytes: int,
+        data: bytes = b"",
+        clean: bool = False,
+        last: bool = False,
+    ) -> None:
+        self.records = records
+        self.before = before  # the decoder's resume offset before the call
+        self.after = after  # and after it
+        self.nbytes = nbytes
+        self.data = data  # the bytes fed, if any
+        self.clean = clean  # nothing was pending before the call but an unterminated line
+        self.last = last  # the file's end: open traces go out after these records
+
+    def exact(self) -> bool:
+        """Each record is one whole line, so each record's offset is a restart point."""
+        return self.clean and len(self.records) == self.data.count(b"\n")
+
+
 class FilePipeline:
-    """One followed file: its decoder, its document encoder and its tracker."""
+    """One followed file: its decoder, trace joiner, document encoder and tracker."""
 
     def __init__(self, pipeline: Pipeline, file: FileInfo, tracker: AckTracker) -> None:
         self._pipeline = pipeline
         self.file = file
         self._tracker = tracker
         self._decoder = pipeline.new_decoder()
+        self._line_start: int | None = None  # where the file's unterminated line starts
+        self._joiner: TraceJoiner | None = None
         self.names = names_from_path(file.path, file.link)
         meta = pipeline.enricher.known(self.names)
         self._excluded = False
         self._encoder = DocumentEncoder(
             file.key, self.names.container_id, pipeline.enricher.fields(self.names, meta)
         )
+        # Reads wait here, neither joined nor ticketed, while the pod's metadata (which
+        # may ask for trace joining) is looked up: a bounded time.
+        self._held: list[_Read] | None = None
+        self._structure(None)
         self.apply(meta)
-        # Records wait here (bounded in time) while the pod's metadata is looked up.
-        self._held: list[tuple[list[Record], Ticket]] | None = None
         if pipeline.enricher.must_wait(self.names):
             self._held = []
             pipeline.spawn(self._await_metadata())
@@ -60,34 +94,79 @@ class FilePipeline:
         if meta is not None:
             self._encoder.set_fields(self._pipeline.enricher.fields(self.names, meta))
             self._excluded = meta.excluded
+            self._structure(meta)
 
     def feed(self, data: bytes, start: int) -> None:
-        self._emit(self._decoder.feed(data, start), len(data))
+        decoder = self._decoder
+        if self._line_start is None:  # a fresh decoder: nothing before `start` is pending
+            before = self._line_start = start
+        else:
+            before = decoder.resume_offset
+        clean = before == self._line_start
+        records = decoder.feed(data, start)
+        newline = data.rfind(b"\n")
+        if newline >= 0:
+            self._line_start = start + newline + 1
+        self._take(_Read(records, before, decoder.resume_offset, len(data), data, clean))
 
     def flush_idle(self, now: float) -> None:
+        before = self._decoder.resume_offset
         records = self._decoder.flush_idle(now)
         if records:
-            self._emit(records, 0)
+            self._take(_Read(records, before, self._decoder.resume_offset, 0))
+        if self._joiner is not None and self._held is None:
+            joined = self._joiner.flush_idle(now)
+            if joined:
+                self._emit(joined, self._decoder.resume_offset, 0)
 
     def finish(self) -> None:
-        self._emit(self._decoder.finish(), 0)
+        before = self._decoder.resume_offset
+        records = self._decoder.finish()
+        self._take(_Read(records, before, self._decoder.resume_offset, 0, last=True))
         self._pipeline.forget(self)
 
     def restart(self) -> None:
         # What was pending belonged to the old content; the file starts over at 0.
+        if self._joiner is not None and self._held is None:
+            self._emit(self._joiner.flush(), self._decoder.resume_offset, 0)
         self._decoder = self._pipeline.new_decoder()
+        self._line_start = None
 
-    def _emit(self, records: list[Record], nbytes: int) -> None:
-        ticket = self._tracker.issue(len(records), self._decoder.resume_offset, nbytes)
+    def _structure(self, meta: PodMetadata | None) -> None:
+        """JSON parsing and trace joining as the pod's annotations (else the settings) ask."""
+        pipeline = self._pipeline
+        self._encoder.json = pipeline.json_fields if json_wanted(pipeline.settings, meta) else None
+        kind = multiline_kind(pipeline.settings, meta)
+        joiner = self._joiner
+        if joiner is None:
+            if kind:
+                self._joiner = TraceJoiner(rules_for(kind), pipeline.settings.max_record_bytes)
+        elif joiner.kind != kind:
+            if not joiner.idle and self._held is None:
+                self._emit(joiner.flush(), self._decoder.resume_offset, 0)
+            joiner.rules = rules_for(kind)
+
+    def _take(self, read: _Read) -> None:
+        if self._held is not None:
+            self._held.append(read)
+            return
+        records = read.records
+        joiner = self._joiner
+        if joiner is not None:
+            records = joiner.join(records, read.before, read.exact)
+            if read.last:
+                records += joiner.flush()
+        self._emit(records, read.after, read.nbytes)
+
+    def _emit(self, records: list[Record], decoder_resume: int, nbytes: int) -> None:
+        """One ticket for `records`; reading resumes where no open trace is lost."""
+        resume = decoder_resume
+        if self._joiner is not None:
+            resume = self._joiner.resume_offset(decoder_resume)
+        ticket = self._tracker.issue(len(records), resume, nbytes)
         if not records:
             return
         self._pipeline.metrics.records_read.inc(len(records))
-        if self._held is not None:
-            self._held.append((records, ticket))
-        else:
-            self._ship(records, ticket)
-
-    def _ship(self, records: list[Record], ticket: Ticket) -> None:
         if self._excluded:
             self._pipeline.metrics.dropped("excluded", len(records))
             ticket.ack(len(records))
@@ -99,8 +178,8 @@ class FilePipeline:
             self.apply(await self._pipeline.enricher.lookup(self.names))
         finally:
             held, self._held = self._held or [], None
-            for records, ticket in held:
-                self._ship(records, ticket)
+            for read in held:
+                self._take(read)
 
 
 class Pipeline:
@@ -111,6 +190,7 @@ class Pipeline:
         self.sink = sink
         self.metrics = metrics
         self.enricher = enricher
+        self.json_fields = JsonFields(settings.merge_json_key, metrics)
         self._outbox: list[Event] = []
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()

@@ -28,6 +28,11 @@ class Metrics:
             "Lines that did not parse in their file's format, shipped as raw text.",
             registry=r,
         )
+        self.json_parse_failures = Counter(
+            "shipper_json_parse_failures",
+            "Records with JSON parsing on whose log was not a JSON object (kept as plain text).",
+            registry=r,
+        )
         self.records_delivered = Counter(
             "shipper_records_delivered", "Records acknowledged by the output.", registry=r
         )

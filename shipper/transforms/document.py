@@ -2,7 +2,8 @@
 
 Everything that is the same for every record of a file (`docker`, `kubernetes`) is
 serialised once per file into a suffix; per record only the timestamp, stream and
-message are encoded. SPEC "The document" is the contract for the shape.
+message are encoded (and, when the file's JSON parsing is on, the message's fields).
+SPEC "The document" is the contract for the shape.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import Any
 import orjson
 
 from shipper.record import Event, Record, Ticket
+from shipper.transforms.json_fields import JsonFields
 from shipper.transforms.timestamps import to_utc
 
 
 class DocumentEncoder:
     """Encodes one file's records; rebuilt (`set_fields`) when its pod metadata changes."""
 
-    __slots__ = ("_id_prefix", "_suffix", "fields")
+    __slots__ = ("_id_prefix", "_suffix", "fields", "json")
 
     def __init__(self, file_key: str, container_id: str | None, fields: Mapping[str, Any]) -> None:
         # The id is the file's hash plus the record's offset: the same record always
@@ -28,6 +30,7 @@ class DocumentEncoder:
         digest = hashlib.blake2b(f"{container_id or ''}|{file_key}".encode(), digest_size=8)
         self._id_prefix = digest.hexdigest() + "-"
         self.fields: Mapping[str, Any] = {}
+        self.json: JsonFields | None = None  # the message's fields go in the document too
         self._suffix = b"}"
         self.set_fields(fields)
 
@@ -46,6 +49,8 @@ class DocumentEncoder:
         fields = self.fields
         prefix = self._id_prefix
         dumps = orjson.dumps
+        json = self.json
+        plain = 0
         events = []
         for rec in records:
             ts = rec.time if rec.time.endswith("Z") else to_utc(rec.time)
@@ -53,7 +58,15 @@ class DocumentEncoder:
             head += b'","log":' + dumps(rec.log)
             if rec.truncated:
                 head += b',"log_truncated":true'
+            if json is not None:
+                parsed = json.fields(rec.log)
+                if parsed is None:
+                    plain += 1
+                else:
+                    head += parsed
             events.append(Event(head + suffix, f"{prefix}{rec.offset:x}", ts, fields, ticket))
+        if json is not None:
+            json.failed(plain)
         return events
 
 
