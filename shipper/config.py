@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from shipper.settings import Output, Settings
+from shipper.transforms.json_fields import OUR_FIELDS
 from shipper.units import parse_duration, parse_size
 
 T = TypeVar("T")
@@ -308,7 +309,12 @@ def _build(r: _Reader, flags: RunFlags) -> Settings:
             "SHIPPER_KUBE_NAMESPACE_LABELS", parse=_bool, default=d.kube_namespace_labels
         ),
         merge_json=r.get("SHIPPER_MERGE_JSON", parse=_bool, default=d.merge_json),
-        merge_json_key=r.raw("SHIPPER_MERGE_JSON_KEY", d.merge_json_key),
+        merge_json_key=r.check(
+            "SHIPPER_MERGE_JSON_KEY",
+            r.raw("SHIPPER_MERGE_JSON_KEY", d.merge_json_key),
+            _json_key,
+            d.merge_json_key,
+        ),
         multiline=r.get(
             "SHIPPER_MULTILINE", parse=_choice("java", "python", "go"), default=d.multiline
         ),
@@ -618,6 +624,15 @@ def _existing_file(text: str) -> str:
 def _listen_addr(text: str) -> str:
     split_host_port(text)
     return text.strip()
+
+
+def _json_key(text: str) -> str:
+    if text in OUR_FIELDS:
+        raise ValueError(
+            f"the key would replace shipper's own {text!r} field "
+            "(examples: json, app; empty merges the fields at the top level)"
+        )
+    return text
 
 
 def _separator(text: str) -> str:

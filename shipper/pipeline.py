@@ -125,13 +125,6 @@ class FilePipeline:
         self._take(_Read(records, before, self._decoder.resume_offset, 0, last=True))
         self._pipeline.forget(self)
 
-    def restart(self) -> None:
-        # What was pending belonged to the old content; the file starts over at 0.
-        if self._joiner is not None and self._held is None:
-            self._emit(self._joiner.flush(), self._decoder.resume_offset, 0)
-        self._decoder = self._pipeline.new_decoder()
-        self._line_start = None
-
     def _structure(self, meta: PodMetadata | None) -> None:
         """JSON parsing and trace joining as the pod's annotations (else the settings) ask."""
         pipeline = self._pipeline

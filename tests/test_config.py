@@ -529,3 +529,10 @@ def test_upper_case_index_is_accepted_like_fluentd() -> None:
     assert load_settings({"FLUENT_ELASTICSEARCH_LOGSTASH_PREFIX": "MyApp"}).es_index == (
         "MyApp-%Y.%m.%d"
     )
+
+
+def test_merge_json_key_may_not_name_one_of_our_fields() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({"SHIPPER_MERGE_JSON_KEY": "kubernetes"})
+    assert info.value.errors[0].startswith("SHIPPER_MERGE_JSON_KEY='kubernetes'")
+    assert load_settings({"SHIPPER_MERGE_JSON_KEY": ""}).merge_json_key == ""

@@ -18,19 +18,21 @@ class FileInfo:
 
 
 class FileConsumer(Protocol):
-    """Receives one file's bytes in order and issues a ticket per `feed` on its tracker."""
+    """Receives one file's bytes in order and issues tickets for them on its tracker."""
 
     def feed(self, data: bytes, start: int) -> None:
-        """Bytes `[start, start + len(data))` of the file; must call `tracker.issue` once."""
+        """Bytes `[start, start + len(data))` of the file.
+
+        Each feed leads to one `tracker.issue` (with `nbytes=len(data)`, so the budget is
+        released on acknowledgement), in feed order — possibly later than the call, while
+        the pod's metadata is awaited for a bounded time.
+        """
 
     def flush_idle(self, now: float) -> None:
         """Give the decoder a chance to emit partial groups that waited too long."""
 
     def finish(self) -> None:
         """The file is let go (rotated away and drained, deleted, end of --once)."""
-
-    def restart(self) -> None:
-        """The file was truncated: what follows starts again at offset 0."""
 
 
 class Consumer(Protocol):

@@ -100,8 +100,8 @@ class FollowedFile:
     def restart(self, positions: Positions) -> None:
         """Truncated: finish the old content; the new content is a new file read from 0.
 
-        A new consumer (with a new key) rather than `FileConsumer.restart`, so the new
-        content's record ids never collide with the old content's at the same offsets.
+        A new consumer (with a new key), so the new content's record ids never collide
+        with the old content's at the same offsets.
         """
         self._previous_key = self.entry.key
         self.finish()
