@@ -58,21 +58,27 @@ def encode_bulk(
     `indices[i]` is the index of `events[i]`. An event with an empty id gets none
     (Elasticsearch assigns one), as do all events when `with_ids` is false.
     """
+    if not events:
+        return b""
     op = orjson.dumps(op_type)
     dumps = orjson.dumps
     parts: list[bytes] = []
     append = parts.append
     last: str | None = None
     prefix = b""
-    # One %-format per document: the fewest Python-level steps for this hot loop.
+    newline = b""  # each action line carries the newline that ends the document before it
+    # Two appends per document and one copy of it (by the join): this loop is hot.
     for event, index in zip(events, indices, strict=True):
         if index != last:
             last = index
             prefix = b'{%s:{"_index":%s' % (op, dumps(index))
         if with_ids and event.id:
-            append(b'%s,"_id":%s}}\n%s\n' % (prefix, dumps(event.id), event.doc))
+            append(b'%s%s,"_id":%s}}\n' % (newline, prefix, dumps(event.id)))
         else:
-            append(b"%s}}\n%s\n" % (prefix, event.doc))
+            append(b"%s%s}}\n" % (newline, prefix))
+        append(event.doc)
+        newline = b"\n"
+    append(b"\n")
     return b"".join(parts)
 
 
