@@ -18,6 +18,9 @@ from shipper.record import Event, Record, Ticket
 from shipper.transforms.json_fields import JsonFields
 from shipper.transforms.timestamps import to_utc
 
+_DOC = b'{"@timestamp":"%s","stream":"%s","log":%s%s'
+_STREAMS = {"stdout": b"stdout", "stderr": b"stderr", "unknown": b"unknown"}
+
 
 class DocumentEncoder:
     """Encodes one file's records; rebuilt (`set_fields`) when its pod metadata changes."""
@@ -40,31 +43,33 @@ class DocumentEncoder:
         body = orjson.dumps(fields)
         self._suffix = b"," + body[1:] if len(body) > 2 else b"}"
 
-    def record_id(self, offset: int) -> str:
-        return f"{self._id_prefix}{offset:x}"
-
     def encode(self, records: list[Record], ticket: Ticket) -> list[Event]:
         """One event per record, all acknowledging `ticket`."""
         suffix = self._suffix
         fields = self.fields
         prefix = self._id_prefix
         dumps = orjson.dumps
+        streams = _STREAMS
         json = self.json
         plain = 0
-        events = []
+        events: list[Event] = []
+        append = events.append
+        # One %-format per document: its message is copied once.
         for rec in records:
-            ts = rec.time if rec.time.endswith("Z") else to_utc(rec.time)
-            head = b'{"@timestamp":"' + ts.encode() + b'","stream":"' + rec.stream.encode()
-            head += b'","log":' + dumps(rec.log)
+            ts = rec.time
+            if ts[-1] != "Z":
+                ts = to_utc(ts)
+            message = dumps(rec.log)
             if rec.truncated:
-                head += b',"log_truncated":true'
+                message += b',"log_truncated":true'
             if json is not None:
                 parsed = json.fields(rec.log)
                 if parsed is None:
                     plain += 1
                 else:
-                    head += parsed
-            events.append(Event(head + suffix, f"{prefix}{rec.offset:x}", ts, fields, ticket))
+                    message += parsed
+            doc = _DOC % (ts.encode(), streams[rec.stream], message, suffix)
+            append(Event(doc, prefix + format(rec.offset, "x"), ts, fields, ticket))
         if json is not None:
             json.failed(plain)
         return events
