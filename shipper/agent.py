@@ -8,6 +8,7 @@ everything within SHIPPER_ONCE_RETRY_TIMEOUT.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -49,6 +50,10 @@ def build_sink(settings: Settings, metrics: Metrics) -> Sink:
 
 def run_agent(settings: Settings) -> int:
     setup_logging(settings.log_level, settings.log_format)
+    # Records and events are short-lived containers by the hundred thousand: collecting
+    # the young generation less often saves CPU; what startup built is never collected.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     return asyncio.run(Agent(settings).run())
 
 

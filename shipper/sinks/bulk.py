@@ -16,6 +16,7 @@ import orjson
 from shipper.record import Event
 
 CONTENT_TYPE = "application/x-ndjson"
+BULK_FILTER_PATH = "errors,items.*.status,items.*.error.type,items.*.error.reason"
 _HEAD = 96  # both `{"errors":false,"took":...` (8.x) and `{"took":...,"errors":false` (7.x)
 
 

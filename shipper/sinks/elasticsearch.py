@@ -21,7 +21,7 @@ import asyncio
 import gzip
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 
 import httpx
@@ -31,6 +31,7 @@ from shipper.record import Event, ack_all
 from shipper.settings import Settings
 from shipper.sinks.backoff import Backoff
 from shipper.sinks.bulk import (
+    BULK_FILTER_PATH,
     CONTENT_TYPE,
     BulkOutcome,
     BulkResponseError,
@@ -100,7 +101,11 @@ class ElasticsearchSink:
         self._headers = {"Content-Type": CONTENT_TYPE}
         if settings.es_compression == "gzip":
             self._headers["Content-Encoding"] = "gzip"
-        self._params = {"pipeline": settings.es_pipeline} if settings.es_pipeline else {}
+        # Only what is read of the answer: a tenth of its size (an answer of 10,000 items
+        # is over a megabyte otherwise).
+        self._params = {"filter_path": BULK_FILTER_PATH}
+        if settings.es_pipeline:
+            self._params["pipeline"] = settings.es_pipeline
         self._client: httpx.AsyncClient | None = None
         self._open = _Batch()
         self._opened = asyncio.Event()
@@ -265,6 +270,26 @@ class ElasticsearchSink:
                 chunks.append((retry, [indices[i] for i in answer.retry]))
                 await self._pause(backoff)
 
+    async def _post(self, url: str, body: bytes) -> tuple[int, bytes]:
+        """POST `body`; the answer's status and content.
+
+        httpx keeps each response and its request in a reference cycle, freed only by the
+        next full garbage collection: the body goes as a stream that lets go of it once
+        sent, and the answer is read into our own bytes, so the cycle holds neither.
+        """
+        request = self._http.build_request(
+            "POST",
+            url,
+            content=_once(body),
+            headers={**self._headers, "Content-Length": str(len(body))},
+            params=self._params,
+        )
+        response = await self._http.send(request, stream=True)
+        try:
+            return response.status_code, b"".join([c async for c in response.aiter_bytes()])
+        finally:
+            await response.aclose()
+
     async def _request(
         self, host: str, events: list[Event], indices: list[str]
     ) -> BulkOutcome | ItemError:
@@ -277,20 +302,17 @@ class ElasticsearchSink:
         started = time.monotonic()
         try:
             async with asyncio.timeout(self._settings.request_timeout):
-                response = await self._http.post(
-                    f"{host}/_bulk", content=body, headers=self._headers, params=self._params
-                )
+                status, content = await self._post(f"{host}/_bulk", body)
         except (httpx.HTTPError, TimeoutError) as exc:
             metrics.bulk_requests.labels(status="error").inc()
             metrics.output_up.set(0)
             log.warning("bulk request to %s failed: %r", host, exc)
             raise _Failed from exc
-        status = response.status_code
         metrics.bulk_requests.labels(status=str(status)).inc()
         metrics.bulk_request_duration.observe(time.monotonic() - started)
         if 200 <= status < 300:
             try:
-                outcome = parse_bulk_response(response.content, len(events), op_type)
+                outcome = parse_bulk_response(content, len(events), op_type)
             except BulkResponseError as exc:
                 metrics.output_up.set(0)
                 log.error("bulk request to %s: %s", host, exc)
@@ -299,7 +321,7 @@ class ElasticsearchSink:
             return outcome
         if status in _SPLIT_STATUSES:
             metrics.output_up.set(1)
-            error = request_error(response.content, status)
+            error = request_error(content, status)
             log.warning(
                 "bulk request of %d records refused (%s %s): %.300s",
                 len(events),
@@ -311,7 +333,8 @@ class ElasticsearchSink:
         metrics.output_up.set(0)
         # 429/5xx are the cluster's load; anything else (401, 403, 404) needs an operator
         level = logging.WARNING if status == 429 or status >= 500 else logging.ERROR
-        log.log(level, "bulk request to %s answered %s: %.300s", host, status, response.text)
+        reason = content[:300].decode("utf-8", "replace")
+        log.log(level, "bulk request to %s answered %s: %s", host, status, reason)
         raise _Failed
 
     async def _settle(self, events: list[Event], indices: list[str], outcome: BulkOutcome) -> None:
@@ -391,3 +414,8 @@ def _epoch(timestamp: str) -> float | None:
         return datetime.fromisoformat(timestamp).timestamp()
     except ValueError:
         return None
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    """The body as a stream that holds it only until it is sent."""
+    yield body

@@ -11,6 +11,7 @@ import trustme
 
 from shipper.observe.metrics import Metrics
 from shipper.record import Event
+from shipper.sinks.bulk import BULK_FILTER_PATH
 from shipper.sinks.hosts import HostPool
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.sinks.support import (
@@ -299,7 +300,8 @@ async def test_gzip_bodies_arrive_decompressed(tmp_path: Path) -> None:
         bulk = [r for r in es.requests if r.path == "/_bulk"]
         assert bulk and all(r.headers.get("content-encoding") == "gzip" for r in bulk)
         assert all(r.headers["content-type"] == "application/x-ndjson" for r in bulk)
-        assert all(r.query == {"pipeline": "k8s"} for r in bulk)
+        assert all(r.query["pipeline"] == "k8s" for r in bulk)
+        assert all(r.query["filter_path"] == BULK_FILTER_PATH for r in bulk)
         assert es.count() == 40
 
 
