@@ -80,7 +80,7 @@ class Agent:
         sink = build_sink(settings, metrics)
         budget = ByteBudget(settings.buffer_max_bytes)
         kube = KubernetesMetadata(settings, metrics) if settings.kubernetes_enabled else None
-        pipeline = Pipeline(settings, sink, metrics, Enricher(settings, kube))
+        pipeline = Pipeline(settings, sink, metrics, Enricher(settings, kube), budget)
         source = TailSource(settings, pipeline, budget, metrics)
         # Gauges read at scrape time from what the components already know.
         metrics.buffer_bytes.set_function(lambda: budget.used)

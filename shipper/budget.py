@@ -35,6 +35,10 @@ class ByteBudget:
             self._changed.clear()
             await self._changed.wait()
 
+    def charge(self, n: int) -> None:
+        """Count `n` more bytes held now, without waiting: the next `acquire` waits instead."""
+        self.used += n
+
     def release(self, n: int) -> None:
         if n <= 0:
             return

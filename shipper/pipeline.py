@@ -11,8 +11,10 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Coroutine
+from operator import attrgetter
 from typing import Any
 
+from shipper.budget import ByteBudget
 from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Event, Record
 from shipper.settings import Settings
@@ -30,6 +32,7 @@ from shipper.transforms.naming import names_from_path
 log = logging.getLogger("shipper.pipeline")
 
 _PodKey = tuple[str | None, str | None]
+_doc = attrgetter("doc")
 
 
 class _Read:
@@ -164,7 +167,13 @@ class FilePipeline:
             self._pipeline.metrics.dropped("excluded", len(records))
             ticket.ack(len(records))
         else:
-            self._pipeline.submit(self._encoder.encode(records, ticket))
+            events = self._encoder.encode(records, ticket)
+            # The budget holds what is in memory: the documents, no longer the bytes read.
+            extra = sum(map(len, map(_doc, events))) - nbytes
+            if extra > 0:
+                self._pipeline.budget.charge(extra)
+                ticket.nbytes += extra
+            self._pipeline.submit(events)
 
     async def _await_metadata(self) -> None:
         try:
@@ -178,8 +187,16 @@ class FilePipeline:
 class Pipeline:
     """The consumer the tail source feeds; owns the outbox and the task that empties it."""
 
-    def __init__(self, settings: Settings, sink: Sink, metrics: Metrics, enricher: Enricher):
+    def __init__(
+        self,
+        settings: Settings,
+        sink: Sink,
+        metrics: Metrics,
+        enricher: Enricher,
+        budget: ByteBudget,
+    ) -> None:
         self.settings = settings
+        self.budget = budget
         self.sink = sink
         self.metrics = metrics
         self.enricher = enricher

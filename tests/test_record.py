@@ -126,3 +126,12 @@ def test_budget_refuses_to_go_negative() -> None:
     budget = ByteBudget(100)
     with pytest.raises(RuntimeError):
         budget.release(1)
+
+
+async def test_charged_bytes_make_the_next_acquire_wait() -> None:
+    budget = ByteBudget(100)
+    await budget.acquire(60)
+    budget.charge(60)  # what was read became bigger in memory
+    assert budget.used == 120 and not budget.try_acquire(1)
+    budget.release(120)
+    assert budget.try_acquire(100)
