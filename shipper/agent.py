@@ -98,7 +98,8 @@ class Agent:
         if kube is not None:
             tasks.append(asyncio.create_task(kube.run(self.stop), name="kubernetes"))
         if settings.once and sys.stderr.isatty():
-            tasks.append(asyncio.create_task(Progress(metrics, lambda: source.lag_bytes).run()))
+            progress = Progress(metrics, lambda: source.files_followed, lambda: source.lag_bytes)
+            tasks.append(asyncio.create_task(progress.run()))
         try:
             await source.run(self.stop)
             await pipeline.flushed()

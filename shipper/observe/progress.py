@@ -15,19 +15,20 @@ def _value(metric: object) -> float:
 
 
 class Progress:
-    def __init__(self, metrics: Metrics, lag_bytes: Callable[[], int]) -> None:
+    def __init__(
+        self, metrics: Metrics, files: Callable[[], int], lag_bytes: Callable[[], int]
+    ) -> None:
         self._metrics = metrics
+        self._files = files
         self._lag = lag_bytes
         self._start = time.monotonic()
-        self._files = 0  # the most followed at once: at the end every file is let go
 
     def line(self) -> str:
         m = self._metrics
         elapsed = max(time.monotonic() - self._start, 1e-6)
         read = _value(m.read_bytes)
-        self._files = max(self._files, int(_value(m.files_watched)))
         return (
-            f"files {self._files}  records read {int(_value(m.records_read))}"
+            f"files {self._files()}  records read {int(_value(m.records_read))}"
             f"  delivered {int(_value(m.records_delivered))}"
             f"  {read / elapsed / 1e6:.1f} MB/s  left {self._lag() / 1e6:.1f} MB"
         )

@@ -68,6 +68,7 @@ class TailSource:
         self._last_save = 0.0
         self._denied: set[str] = set()
         self._started = False
+        self.files_followed = 0  # files followed since the start (for --once's progress)
 
     @property
     def started(self) -> bool:
@@ -257,6 +258,7 @@ class TailSource:
         if f.entry.offset > f.size:  # saved offset beyond the end: truncated while away
             self._restart(f)
         self._files[f.identity] = f
+        self.files_followed += 1
 
     def _on_file_event(self) -> None:
         self._rescan = True
