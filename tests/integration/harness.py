@@ -104,6 +104,40 @@ class Container:
         self.path.touch()
 
 
+def containers(root: Path, n: int, namespace: str = "shop", pod: str = "api") -> list[Container]:
+    """`n` single-container pods `<pod>-<i>`, each with its own uid and container id."""
+    return [
+        Container(
+            root,
+            namespace,
+            f"{pod}-{i}",
+            "app",
+            uid=f"{i:08x}-1111-4222-8333-444455556666",
+            container_id=f"{i:02x}" * 32,
+        )
+        for i in range(n)
+    ]
+
+
+def once_to_file(root: Path, tmp: Path, env: Mapping[str, str]) -> list[dict]:
+    """`run --once` over `root`'s container links into a file; the documents it wrote."""
+    out = tmp / "out.ndjson"
+    args = ["--once", "--path", str(root / "var/log/containers/*.log")]
+    args += ["--state-dir", str(tmp / "state"), "--output", f"file:{out}"]
+    result = Agent(args, env).run()
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    return read_documents(out)
+
+
+def kube_env(kube_url: str, token: Path) -> dict[str, str]:
+    """The agent's settings for a test API server whose token is in `token`."""
+    return {
+        "SHIPPER_KUBE_URL": kube_url,
+        "SHIPPER_KUBE_TOKEN_FILE": str(token),
+        "NODE_NAME": "node-a",
+    }
+
+
 def read_documents(path: Path) -> list[dict]:
     if not path.exists():
         return []

@@ -10,21 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.integration.harness import Agent, Container, read_documents, wait_for
-
-
-def containers(root: Path, n: int) -> list[Container]:
-    return [
-        Container(
-            root,
-            "team-a",
-            f"web-{i}",
-            "app",
-            uid=f"{i:08x}-1111-4222-8333-444455556666",
-            container_id=f"{i:02d}" * 32,
-        )
-        for i in range(n)
-    ]
+from tests.integration.harness import Agent, containers, read_documents, wait_for
 
 
 def once_args(root: Path, out: Path, state: Path) -> list[str]:
@@ -41,7 +27,7 @@ def once_args(root: Path, out: Path, state: Path) -> list[str]:
 
 def test_once_delivers_every_line_exactly_once_and_resumes(tmp_path: Path) -> None:
     root, out, state = tmp_path / "node", tmp_path / "out.ndjson", tmp_path / "state"
-    cs = containers(root, 3)
+    cs = containers(root, 3, namespace="team-a", pod="web")
     for c in cs:
         c.write(f"{c.pod} line {i} ünïcødé ✓" for i in range(3000))
     result = Agent(once_args(root, out, state)).run()
@@ -70,7 +56,7 @@ def test_once_delivers_every_line_exactly_once_and_resumes(tmp_path: Path) -> No
 
 def test_sigterm_drains_and_saves_positions(tmp_path: Path) -> None:
     root, out, state = tmp_path / "node", tmp_path / "out.ndjson", tmp_path / "state"
-    (c,) = containers(root, 1)
+    (c,) = containers(root, 1, namespace="team-a", pod="web")
     agent = Agent(once_args(root, out, state)[1:]).start().wait_ready()  # runs until stopped
     c.write(f"line {i}" for i in range(5000))
     wait_for(lambda: len(read_documents(out)) >= 5000, what="5000 documents")
@@ -88,7 +74,7 @@ def test_sigterm_drains_and_saves_positions(tmp_path: Path) -> None:
 def test_sigkill_while_writing_and_rotating_loses_nothing(tmp_path: Path) -> None:
     """Kill -9 at random moments; every line arrives, repeats only past saved positions."""
     root, out, state = tmp_path / "node", tmp_path / "out.ndjson", tmp_path / "state"
-    cs = containers(root, 3)
+    cs = containers(root, 3, namespace="team-a", pod="web")
     rnd = random.Random(7)
     args = once_args(root, out, state)[1:]
     snapshots: list[dict[int, int]] = []

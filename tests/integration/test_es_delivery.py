@@ -13,7 +13,7 @@ import pytest
 
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.kube_apiserver import FakeKubeApiServer
-from tests.integration.harness import Agent, Container, wait_for
+from tests.integration.harness import Agent, Container, containers, kube_env, wait_for
 
 FAST_RETRIES = {
     "SHIPPER_RETRY_MAX_BACKOFF": "500ms",
@@ -50,26 +50,12 @@ def assert_exactly_once(es: FakeElasticsearch, containers: list[Container]) -> N
     assert es.count() == len(written)  # distinct _id count == lines written
 
 
-def make_containers(root: Path, n: int) -> list[Container]:
-    return [
-        Container(
-            root,
-            "shop",
-            f"api-{i}",
-            "app",
-            uid=f"{i:08x}-1111-4222-8333-444455556666",
-            container_id=f"{i:02x}" * 32,
-        )
-        for i in range(n)
-    ]
-
-
 @pytest.mark.slow
 def test_sigkill_while_writing_and_rotating_restarted_five_times(
     tmp_path: Path, es: FakeElasticsearch
 ) -> None:
     root, state = tmp_path / "node", tmp_path / "state"
-    cs = make_containers(root, 3)
+    cs = containers(root, 3)
     rnd = random.Random(11)
     n = 0
     for _ in range(5):
@@ -97,7 +83,7 @@ def test_thirty_second_outage_loses_and_doubles_nothing(
     tmp_path: Path, es: FakeElasticsearch
 ) -> None:
     root, state = tmp_path / "node", tmp_path / "state"
-    cs = make_containers(root, 2)
+    cs = containers(root, 2)
     running = agent(root, state, es, once=False).start().wait_ready()
     for c in cs:
         c.write(f"{c.pod} before {i}" for i in range(1000))
@@ -123,7 +109,7 @@ def test_thirty_second_outage_loses_and_doubles_nothing(
 
 def test_thirty_percent_of_items_rejected_with_429(tmp_path: Path, es: FakeElasticsearch) -> None:
     root, state = tmp_path / "node", tmp_path / "state"
-    cs = make_containers(root, 3)
+    cs = containers(root, 3)
     for c in cs:
         c.write(f"{c.pod} line {i}" for i in range(3000))
     es.set_item_rejections(0.3, status=429, seed=3)
@@ -150,13 +136,8 @@ def test_mapping_conflict_dead_lettered_then_replayed(
         web.write(f"web {i}" for i in range(200))
         db.write(f"db {i}" for i in range(100))
         es.put_mapping("logstash-2024.05.01", "kubernetes.labels.app", "object")
-        kube_env = {
-            "SHIPPER_KUBE_URL": kube.url,
-            "SHIPPER_KUBE_TOKEN_FILE": str(token),
-            "NODE_NAME": "node-a",
-            "SHIPPER_DE_DOT": "false",
-        }
-        result = agent(root, state, es, once=True, **kube_env).run()
+        settings = {**kube_env(kube.url, token), "SHIPPER_DE_DOT": "false"}
+        result = agent(root, state, es, once=True, **settings).run()
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     stored = logs_in(es)
     assert sum(stored.values()) == 200 and all(t.startswith("web") for t in stored)
@@ -188,7 +169,7 @@ def test_memory_stays_bounded_while_200_mb_are_written_during_an_outage(
     tmp_path: Path, es: FakeElasticsearch
 ) -> None:
     root, state = tmp_path / "node", tmp_path / "state"
-    cs = make_containers(root, 4)
+    cs = containers(root, 4)
     es.set_outage(True)
     running = agent(root, state, es, once=False, SHIPPER_BUFFER_MAX_BYTES="16MiB").start()
     running.wait_ready()

@@ -6,24 +6,14 @@ import time
 from pathlib import Path
 
 from tests.fakes.kube_apiserver import FakeKubeApiServer, make_pod
-from tests.integration.harness import Agent, Container, read_documents, wait_for
-
-
-def kube_env(kube: FakeKubeApiServer, token: Path) -> dict[str, str]:
-    return {
-        "SHIPPER_KUBE_URL": kube.url,
-        "SHIPPER_KUBE_TOKEN_FILE": str(token),
-        "NODE_NAME": "node-a",
-    }
-
-
-def once(root: Path, tmp: Path, env: dict[str, str]) -> list[dict]:
-    out = tmp / "out.ndjson"
-    args = ["--once", "--path", str(root / "var/log/containers/*.log")]
-    args += ["--state-dir", str(tmp / "state"), "--output", f"file:{out}"]
-    result = Agent(args, env).run()
-    assert result.returncode == 0, result.stderr.decode()[-3000:]
-    return read_documents(out)
+from tests.integration.harness import (
+    Agent,
+    Container,
+    kube_env,
+    once_to_file,
+    read_documents,
+    wait_for,
+)
 
 
 def test_documents_carry_pod_metadata_and_excluded_pods_are_dropped(tmp_path: Path) -> None:
@@ -49,7 +39,7 @@ def test_documents_carry_pod_metadata_and_excluded_pods_are_dropped(tmp_path: Pa
         )
         c_web.write(f"GET /{i}" for i in range(50))
         c_noisy.write(f"noise {i}" for i in range(50))
-        docs = once(root, tmp_path, kube_env(kube, token))
+        docs = once_to_file(root, tmp_path, kube_env(kube.url, token))
     assert {d["log"] for d in docs} == {f"GET /{i}" for i in range(50)}
     k = docs[0]["kubernetes"]
     assert k["labels"] == {"app": "web", "app_kubernetes_io/name": "web"}
@@ -72,7 +62,7 @@ def test_api_server_down_still_ships_with_file_name_fields_within_the_bound(
         c = Container(root, "default", "web", "app")
         c.write(f"line {i}" for i in range(20))
         started = time.monotonic()
-        docs = once(root, tmp_path, kube_env(kube, token))
+        docs = once_to_file(root, tmp_path, kube_env(kube.url, token))
         elapsed = time.monotonic() - started
     assert len(docs) == 20
     assert docs[0]["kubernetes"]["pod_name"] == "web"
@@ -88,7 +78,7 @@ def test_first_line_before_the_watch_event_is_enriched(tmp_path: Path) -> None:
     with FakeKubeApiServer(token_file=token) as kube:
         args = ["--path", str(root / "var/log/containers/*.log")]
         args += ["--state-dir", str(tmp_path / "state"), "--output", f"file:{out}"]
-        agent = Agent(args, kube_env(kube, token)).start().wait_ready()
+        agent = Agent(args, kube_env(kube.url, token)).start().wait_ready()
         uid = "5e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
         c = Container(root, "default", "late", "app", uid=uid)
         c.write(["first line"])

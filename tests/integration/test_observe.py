@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from shipper.observe.metrics import Metrics
 from shipper.observe.server import ObserveServer
 from tests.fakes.elasticsearch import FakeElasticsearch
-from tests.integration.harness import Agent, Container, wait_for
+from tests.integration.harness import Agent, containers, wait_for
 
 FAST_RETRIES = {"SHIPPER_RETRY_MAX_BACKOFF": "500ms", "SHIPPER_FLUSH_INTERVAL": "100ms"}
 
@@ -30,20 +30,6 @@ def es() -> Iterator[FakeElasticsearch]:
 def agent(root: Path, state: Path, es: FakeElasticsearch, *extra: str, **env: str) -> Agent:
     args = ["--path", str(root / "var/log/containers/*.log"), "--state-dir", str(state), *extra]
     return Agent(args, {"SHIPPER_ES_HOSTS": es.url, **FAST_RETRIES, **env})
-
-
-def containers(root: Path, n: int) -> list[Container]:
-    return [
-        Container(
-            root,
-            "shop",
-            f"api-{i}",
-            "app",
-            uid=f"{i:08x}-0000-4000-8000-{i:012x}",
-            container_id=f"{i:02x}" * 32,
-        )
-        for i in range(n)
-    ]
 
 
 def scrape(running: Agent) -> dict[str, float]:

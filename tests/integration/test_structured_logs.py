@@ -8,11 +8,17 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from tests.fakes.kube_apiserver import FakeKubeApiServer
-from tests.integration.harness import Agent, Container, cri_time, read_documents, wait_for
-from tests.integration.test_kubernetes_enrichment import kube_env
+from tests.integration.harness import (
+    Agent,
+    Container,
+    cri_time,
+    kube_env,
+    once_to_file,
+    read_documents,
+    wait_for,
+)
 from tests.transforms.test_multiline import GO_PANIC, PYTHON_CHAINED, SPRING, SPRING_TRACE
 
 _CLOCK = datetime(2024, 5, 1, 13, 0, tzinfo=UTC)
@@ -32,15 +38,6 @@ def out_lines(lines: list[str], stream: str = "stdout") -> list[tuple[str, str, 
     return [(stream, "F", text) for text in lines]
 
 
-def once(root: Path, tmp: Path, env: dict[str, str]) -> list[dict[str, Any]]:
-    out = tmp / "out.ndjson"
-    args = ["--once", "--path", str(root / "var/log/containers/*.log")]
-    args += ["--state-dir", str(tmp / "state"), "--output", f"file:{out}"]
-    result = Agent(args, env).run()
-    assert result.returncode == 0, result.stderr.decode()[-3000:]
-    return read_documents(out)
-
-
 def test_json_fields_and_java_traces_for_every_pod(tmp_path: Path) -> None:
     root = tmp_path / "node"
     c = Container(root, "payments", "orders-7d9c", "app")
@@ -57,7 +54,7 @@ def test_json_fields_and_java_traces_for_every_pod(tmp_path: Path) -> None:
     )
     append(c, out_lines(["settled"], "stderr"))
     env = {"SHIPPER_MERGE_JSON": "true", "SHIPPER_MULTILINE": "java"}
-    docs = once(root, tmp_path, env)
+    docs = once_to_file(root, tmp_path, env)
     by_log = {doc["log"]: doc for doc in docs}
     assert by_log[json.dumps(nested)]["json"] == nested
     unicode = by_log[r'{"msg":"caf\u00e9 \ud83d\ude00","stream":"spoofed"}']
@@ -105,7 +102,7 @@ def test_the_pod_annotations_choose_parsing_and_joining_per_pod(tmp_path: Path) 
                 root, "payments", name, "app", uid=pod["metadata"]["uid"], container_id=f"{i}" * 64
             )
             append(c, out_lines(lines))
-        docs = once(root, tmp_path, kube_env(kube, token))
+        docs = once_to_file(root, tmp_path, kube_env(kube.url, token))
     logs = {name: [d["log"] for d in docs if d["kubernetes"]["pod_name"] == name] for name in pods}
     assert logs["ledger"] == [lines[0], "\n".join(PYTHON_CHAINED), *GO_PANIC, "bye"]
     assert logs["gateway"] == [lines[0], *PYTHON_CHAINED, "\n".join(GO_PANIC), "bye"]
