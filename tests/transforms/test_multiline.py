@@ -9,6 +9,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shipper.budget import ByteBudget
 from shipper.observe.metrics import Metrics
 from shipper.pipeline import FilePipeline, Pipeline
 from shipper.record import AckTracker, Event, Record, ack_all
@@ -136,7 +137,7 @@ class Collector(Pipeline):
 
     def __init__(self, settings: Settings, enricher: Enricher | None = None) -> None:
         enricher = enricher or Enricher(settings, None)
-        super().__init__(settings, cast(Sink, None), Metrics(), enricher)
+        super().__init__(settings, cast(Sink, None), Metrics(), enricher, ByteBudget(1 << 30))
         self.events: list[Event] = []
 
     def submit(self, events: list[Event]) -> None:
