@@ -18,10 +18,6 @@ class ByteBudget:
         self.used = 0
         self._changed = asyncio.Event()
 
-    @property
-    def available(self) -> int:
-        return self.limit - self.used
-
     def try_acquire(self, n: int) -> bool:
         """Take `n` bytes if they fit now (or if nothing is held at all)."""
         if self.used + n <= self.limit or self.used == 0:

@@ -99,11 +99,6 @@ class AckTracker:
             self.completed(ticket)
         return ticket
 
-    @property
-    def outstanding(self) -> int:
-        """Tickets issued and not yet committed."""
-        return len(self._open)
-
     def completed(self, ticket: Ticket) -> None:
         self._on_release(ticket.nbytes)
         ticket.nbytes = 0
