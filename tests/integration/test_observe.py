@@ -4,6 +4,8 @@ rate limiting."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,3 +179,25 @@ def test_repeated_bulk_errors_collapse_into_one_line_with_a_count(
     assert 1 <= len(failed) <= 2
     assert failed[0]["level"] == "warning" and "repeated" not in failed[0]
     assert len(failed) + sum(line.get("repeated", 0) for line in failed) == bulk_requests(es, 503)
+
+
+def test_a_second_signal_exits_at_once(tmp_path: Path, es: FakeElasticsearch) -> None:
+    root, state = tmp_path / "node", tmp_path / "state"
+    (c,) = containers(root, 1)
+    c.write(f"line {i}" for i in range(100))
+    es.set_outage(True)  # nothing can be delivered: the first stop would drain for 20 s
+    running = agent(root, state, es)
+    log = tmp_path / "agent.log"
+    with open(log, "wb") as stderr:
+        proc = subprocess.Popen(running.args, env=running.env, cwd=running.cwd, stderr=stderr)
+        running.proc = proc
+        running.wait_ready()
+        wait_for(lambda: scrape(running)["shipper_buffer_bytes"] > 0, what="records in flight")
+        proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: b"stopping: draining" in log.read_bytes(), what="the first stop")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    assert time.monotonic() - started < 5
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert b"second signal: exiting at once" in log.read_bytes()
