@@ -78,7 +78,7 @@ class Agent:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
         sink = build_sink(settings, metrics)
-        budget = ByteBudget(settings.buffer_max_bytes)
+        budget = ByteBudget(settings.buffer_max_bytes, on_full=sink.flush_soon)
         kube = KubernetesMetadata(settings, metrics) if settings.kubernetes_enabled else None
         pipeline = Pipeline(settings, sink, metrics, Enricher(settings, kube), budget)
         source = TailSource(settings, pipeline, budget, metrics)

@@ -8,14 +8,20 @@ the buffer.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 
 class ByteBudget:
-    """An asyncio byte semaphore; one request larger than the whole budget still passes alone."""
+    """An asyncio byte semaphore; one request larger than the whole budget still passes alone.
 
-    def __init__(self, limit: int) -> None:
+    `on_full` is called each time a reader has to wait: nothing more will come until
+    acknowledgements free memory, so whatever waits for more (a partial batch) should go.
+    """
+
+    def __init__(self, limit: int, on_full: Callable[[], None] | None = None) -> None:
         self.limit = limit
         self.used = 0
+        self.on_full = on_full
         self._changed = asyncio.Event()
 
     def try_acquire(self, n: int) -> bool:
@@ -29,6 +35,8 @@ class ByteBudget:
         """Wait until `n` bytes fit, then take them."""
         while not self.try_acquire(n):
             self._changed.clear()
+            if self.on_full is not None:
+                self.on_full()
             await self._changed.wait()
 
     def charge(self, n: int) -> None:

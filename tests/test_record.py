@@ -135,3 +135,15 @@ async def test_charged_bytes_make_the_next_acquire_wait() -> None:
     assert budget.used == 120 and not budget.try_acquire(1)
     budget.release(120)
     assert budget.try_acquire(100)
+
+
+async def test_a_reader_that_must_wait_calls_on_full() -> None:
+    calls: list[int] = []
+    budget = ByteBudget(100, on_full=lambda: calls.append(1))
+    await budget.acquire(100)
+    assert calls == []  # it fitted
+    waiter = asyncio.create_task(budget.acquire(10))
+    await asyncio.sleep(0)
+    assert calls == [1]
+    budget.release(100)
+    await asyncio.wait_for(waiter, 1)

@@ -21,6 +21,10 @@ class Sink(Protocol):
     async def send(self, events: list[Event]) -> None:
         """Queue events for delivery (events of one file arrive in file order)."""
 
+    def flush_soon(self) -> None:
+        """Nothing more can come for now (the buffer is full): send what waits in a
+        partial batch without waiting out the flush interval."""
+
     async def drain(self, timeout: float | None) -> bool:
         """Deliver everything queued; True when every event was acknowledged in time.
 

@@ -18,6 +18,7 @@ alone and can be dead-lettered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import logging
 import time
@@ -109,6 +110,7 @@ class ElasticsearchSink:
         self._client: httpx.AsyncClient | None = None
         self._open = _Batch()
         self._opened = asyncio.Event()
+        self._flush_now = asyncio.Event()
         self._ready: asyncio.Queue[_Batch] = asyncio.Queue(
             BATCHES_PER_WORKER * settings.concurrency
         )
@@ -207,9 +209,17 @@ class ElasticsearchSink:
             batch = self._open
             if not batch.events:
                 continue
-            await asyncio.sleep(batch.opened + self._settings.flush_interval - time.monotonic())
+            wait = batch.opened + self._settings.flush_interval - time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), max(wait, 0))
+            self._flush_now.clear()
             if self._open is batch:
                 await self._cut()
+
+    def flush_soon(self) -> None:
+        """Nothing more can come for now (the buffer is full): cut the open batch."""
+        if self._open.events:
+            self._flush_now.set()
 
     async def _idle(self) -> None:
         """Wait until the queue is delivered; re-raise a worker's crash rather than hang."""

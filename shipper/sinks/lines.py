@@ -45,6 +45,9 @@ class LineSink:
             self._idle.clear()
             self._wakeup.set()
 
+    def flush_soon(self) -> None:
+        """Nothing to do: whatever is queued is written at once."""
+
     async def drain(self, timeout: float | None) -> bool:
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)

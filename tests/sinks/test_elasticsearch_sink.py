@@ -439,3 +439,16 @@ def test_host_pool_never_runs_dry() -> None:
     assert pool.pick() == "http://a"  # all rest: the one back first
     with pytest.raises(ValueError, match="SHIPPER_ES_HOSTS"):
         HostPool([], max_rest=1.0)
+
+
+async def test_flush_soon_sends_a_partial_batch_without_waiting_out_the_interval(
+    tmp_path: Path,
+) -> None:
+    acks = Acks()
+    events = acks.events(3)
+    with FakeElasticsearch() as es:
+        async with running(es_settings(tmp_path, es.url, flush_interval=30.0)) as sink:
+            await sink.send(events)
+            sink.flush_soon()
+            await eventually(lambda: _all_acked_once(events), timeout=5)
+        assert es.count() == 3
