@@ -452,3 +452,24 @@ async def test_flush_soon_sends_a_partial_batch_without_waiting_out_the_interval
             sink.flush_soon()
             await eventually(lambda: _all_acked_once(events), timeout=5)
         assert es.count() == 3
+
+
+async def test_an_event_bigger_than_a_batch_goes_alone_and_the_next_ones_follow(
+    tmp_path: Path,
+) -> None:
+    acks = Acks()
+    small = acks.events(3, start=0)
+    big = acks.events(1, start=10)
+    big[0].doc = orjson.dumps({"log": "x" * 3000})
+    more = acks.events(3, start=20)
+    with FakeElasticsearch() as es:
+        settings = es_settings(tmp_path, es.url, batch_max_bytes=1024, concurrency=1)
+        async with running(settings) as sink:
+            await sink.send(small)
+            await sink.send(big)  # the last of its call: it stays in the open batch alone
+            await sink.send(more)
+            assert await sink.drain(5)
+        assert es.count() == 7
+        sizes = sorted(body.count(b"\n") // 2 for body in _bulk_bodies(es))
+        assert 1 in sizes  # the big one went alone
+        assert all(_all_acked_once(group) for group in (small, big, more))
