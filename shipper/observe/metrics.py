@@ -5,9 +5,12 @@ Hot paths count per chunk or per batch (`inc(n)`), never per line.
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from shipper import __version__
+from shipper.transforms.timestamps import epoch_seconds
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -89,6 +92,15 @@ class Metrics:
         )
         self.build_info = Info("shipper_build", "The agent's version.", registry=r)
         self.build_info.info({"version": __version__})
+
+    def observe_latency(self, timestamp: str) -> None:
+        """One delivery latency sample: now minus a record's own UTC time.
+
+        Sinks take one sample per write or request (parsing every timestamp would cost
+        more than the write); events without a time of their own (replays) are skipped.
+        """
+        if timestamp:
+            self.delivery_latency.observe(max(0.0, time.time() - epoch_seconds(timestamp)))
 
     def dropped(self, reason: str, n: int = 1) -> None:
         """Count `n` records dropped for `reason` (a short snake_case word)."""

@@ -24,7 +24,6 @@ import logging
 import time
 from bisect import bisect_right
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import datetime
 from itertools import accumulate, repeat
 from operator import add, attrgetter
 
@@ -370,10 +369,7 @@ class ElasticsearchSink:
         ack_all(events)
         self._outstanding -= len(events)
         self._metrics.records_delivered.inc(len(events))
-        # One sample per request: parsing every timestamp would cost more than the request.
-        sent = _epoch(events[0].timestamp)
-        if sent is not None:
-            self._metrics.delivery_latency.observe(max(0.0, time.time() - sent))
+        self._metrics.observe_latency(events[0].timestamp)
 
     async def _dead_letter(
         self, events: list[Event], indices: list[str], errors: Sequence[ItemError]
@@ -424,13 +420,6 @@ class ElasticsearchSink:
         if self._client is None:
             raise RuntimeError("ElasticsearchSink.start() was not called")
         return self._client
-
-
-def _epoch(timestamp: str) -> float | None:
-    try:
-        return datetime.fromisoformat(timestamp).timestamp()
-    except ValueError:
-        return None
 
 
 async def _once(body: bytes) -> AsyncIterator[bytes]:

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from typing import BinaryIO
 
 from shipper.observe.metrics import Metrics
 from shipper.record import Event, ack_all
-from shipper.transforms.timestamps import epoch_seconds
 
 
 class LineSink:
@@ -90,10 +88,6 @@ class LineSink:
                     raise
                 self._metrics.output_up.set(1)
                 self._metrics.records_delivered.inc(len(batch))
-                self._metrics.delivery_latency.observe(_age(batch[-1]))
+                self._metrics.observe_latency(batch[-1].timestamp)
                 ack_all(batch)
             self._idle.set()
-
-
-def _age(event: Event) -> float:
-    return max(0.0, time.time() - epoch_seconds(event.timestamp))
