@@ -84,7 +84,7 @@ class FilePipeline:
         self._held: list[_Read] | None = None
         self._structure(None)
         self.apply(meta)
-        if pipeline.enricher.must_wait(self.names):
+        if meta is None and pipeline.enricher.can_know(self.names):
             self._held = []
             pipeline.spawn(self._await_metadata())
 

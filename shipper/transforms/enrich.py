@@ -24,24 +24,22 @@ class Enricher:
         self._node = settings.node_name
         self.kube = kube
 
-    def known(self, names: FileNames) -> PodMetadata | None:
-        if self.kube is None or not names.namespace_name or not names.pod_name:
-            return None
-        return self.kube.get(names.namespace_name, names.pod_name, names.pod_id)
+    def can_know(self, names: FileNames) -> bool:
+        """True when the API could know this file's pod (metadata on, names parsed)."""
+        return self.kube is not None and bool(names.namespace_name and names.pod_name)
 
-    def must_wait(self, names: FileNames) -> bool:
-        """True when the API could know this pod but the cache does not yet."""
-        return (
-            self.kube is not None
-            and bool(names.namespace_name and names.pod_name)
-            and self.known(names) is None
-        )
+    def known(self, names: FileNames) -> PodMetadata | None:
+        """The pod's metadata if the cache has it now."""
+        if self.kube is None or not self.can_know(names):
+            return None
+        return self.kube.get(names.namespace_name or "", names.pod_name or "", names.pod_id)
 
     async def lookup(self, names: FileNames) -> PodMetadata | None:
-        if self.kube is None or not names.namespace_name or not names.pod_name:
+        """The pod's metadata, waiting at most METADATA_WAIT for it."""
+        if self.kube is None or not self.can_know(names):
             return None
         return await self.kube.lookup(
-            names.namespace_name, names.pod_name, names.pod_id, timeout=METADATA_WAIT
+            names.namespace_name or "", names.pod_name or "", names.pod_id, timeout=METADATA_WAIT
         )
 
     def fields(self, names: FileNames, meta: PodMetadata | None) -> dict[str, Any]:

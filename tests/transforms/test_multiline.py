@@ -321,7 +321,7 @@ async def test_reads_wait_for_the_pod_rules_before_being_joined_or_ticketed() ->
     metadata = asyncio.Event()
 
     class SlowApi(Enricher):
-        def must_wait(self, names: FileNames) -> bool:
+        def can_know(self, names: FileNames) -> bool:
             return True
 
         async def lookup(self, names: FileNames) -> PodMetadata | None:
