@@ -75,15 +75,14 @@ class FilePipeline:
         self._joiner: TraceJoiner | None = None
         self.names = names_from_path(file.path, file.link)
         meta = pipeline.enricher.known(self.names)
-        self._excluded = False
+        self._excluded = meta is not None and meta.excluded
         self._encoder = DocumentEncoder(
             file.key, self.names.container_id, pipeline.enricher.fields(self.names, meta)
         )
         # Reads wait here, neither joined nor ticketed, while the pod's metadata (which
         # may ask for trace joining) is looked up: a bounded time.
         self._held: list[_Read] | None = None
-        self._structure(None)
-        self.apply(meta)
+        self._structure(meta)
         if meta is None and pipeline.enricher.can_know(self.names):
             self._held = []
             pipeline.spawn(self._await_metadata())
