@@ -1,8 +1,10 @@
 """Wires the tail source to a sink: bytes -> records -> documents -> batches.
 
 The source calls `FilePipeline.feed` synchronously with each chunk it read; the
-records become events that wait in one outbox, which a single sender task hands
-to the sink whole. Acknowledgements go back through each event's ticket.
+chunk's records become one `Documents` block that waits in one outbox, which a
+single sender task hands to the sink whole. Acknowledgements go back through each
+block's ticket. Records stay columns all the way; only trace joining (opt-in)
+walks them one by one.
 """
 
 from __future__ import annotations
@@ -11,12 +13,11 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Coroutine
-from operator import attrgetter
 from typing import Any
 
 from shipper.budget import ByteBudget
 from shipper.observe.metrics import Metrics
-from shipper.record import AckTracker, Event, Record
+from shipper.record import AckTracker, Documents, Records
 from shipper.settings import Settings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.consumer import FileConsumer, FileInfo
@@ -32,7 +33,6 @@ from shipper.transforms.naming import names_from_path
 log = logging.getLogger("shipper.pipeline")
 
 _PodKey = tuple[str | None, str | None]
-_doc = attrgetter("doc")
 
 
 class _Read:
@@ -42,7 +42,7 @@ class _Read:
 
     def __init__(
         self,
-        records: list[Record],
+        records: Records,
         before: int,
         after: int,
         nbytes: int,
@@ -119,7 +119,7 @@ class FilePipeline:
         if self._joiner is not None and self._held is None:
             joined = self._joiner.flush_idle(now)
             if joined:
-                self._emit(joined, self._decoder.resume_offset, 0)
+                self._emit(Records.of(joined), self._decoder.resume_offset, 0)
 
     def finish(self) -> None:
         before = self._decoder.resume_offset
@@ -138,7 +138,7 @@ class FilePipeline:
                 self._joiner = TraceJoiner(rules_for(kind), pipeline.settings.max_record_bytes)
         elif joiner.kind != kind:
             if not joiner.idle and self._held is None:
-                self._emit(joiner.flush(), self._decoder.resume_offset, 0)
+                self._emit(Records.of(joiner.flush()), self._decoder.resume_offset, 0)
             joiner.rules = rules_for(kind)
 
     def _take(self, read: _Read) -> None:
@@ -148,12 +148,13 @@ class FilePipeline:
         records = read.records
         joiner = self._joiner
         if joiner is not None:
-            records = joiner.join(records, read.before, read.exact)
+            rows = joiner.join(list(records), read.before, read.exact)
             if read.last:
-                records += joiner.flush()
+                rows += joiner.flush()
+            records = Records.of(rows)
         self._emit(records, read.after, read.nbytes)
 
-    def _emit(self, records: list[Record], decoder_resume: int, nbytes: int) -> None:
+    def _emit(self, records: Records, decoder_resume: int, nbytes: int) -> None:
         """One ticket for `records`; reading resumes where no open trace is lost."""
         resume = decoder_resume
         if self._joiner is not None:
@@ -166,13 +167,13 @@ class FilePipeline:
             self._pipeline.metrics.dropped("excluded", len(records))
             ticket.ack(len(records))
         else:
-            events = self._encoder.encode(records, ticket)
+            documents = self._encoder.encode(records, ticket)
             # The budget holds what is in memory: the documents, no longer the bytes read.
-            extra = sum(map(len, map(_doc, events))) - nbytes
+            extra = sum(map(len, documents.docs)) - nbytes
             if extra > 0:
                 self._pipeline.budget.charge(extra)
                 ticket.nbytes += extra
-            self._pipeline.submit(events)
+            self._pipeline.submit(documents)
 
     async def _await_metadata(self) -> None:
         try:
@@ -200,7 +201,7 @@ class Pipeline:
         self.metrics = metrics
         self.enricher = enricher
         self.json_fields = JsonFields(settings.merge_json_key, metrics)
-        self._outbox: list[Event] = []
+        self._outbox: list[Documents] = []
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -239,8 +240,8 @@ class Pipeline:
         for consumer in self._files.get((meta.namespace, meta.name), ()):
             consumer.apply(meta)
 
-    def submit(self, events: list[Event]) -> None:
-        self._outbox.extend(events)
+    def submit(self, documents: Documents) -> None:
+        self._outbox.append(documents)
         self._idle.clear()
         self._ready.set()
 
@@ -251,8 +252,8 @@ class Pipeline:
                 await self._ready.wait()
                 self._ready.clear()
                 while self._outbox:
-                    events, self._outbox = self._outbox, []
-                    await self.sink.send(events)
+                    blocks, self._outbox = self._outbox, []
+                    await self.sink.send(blocks)
                 if not self._tasks:
                     self._idle.set()
         finally:

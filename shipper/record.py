@@ -1,16 +1,17 @@
-"""The record that flows through the pipeline, and its acknowledgement.
+"""The records that flow through the pipeline, and their acknowledgement.
 
-A record walks one way: bytes read from a file become a `Record` (parsed, partials
-joined), then an `Event` (an encoded document with its id), which a sink delivers.
-Acknowledgements walk back: a sink acks each event once it is durably written; the
-event's `Ticket` counts down, and the file's `AckTracker` moves its committed
-position forward only past whole tickets, in file order, whatever order acks came in.
+Records walk one way, as columns rather than one object each: bytes read from a
+file become `Records` (parsed, partials joined), then `Documents` (encoded, with
+their ids), which a sink delivers. Acknowledgements walk back: a sink acks documents
+once they are durably written; their `Ticket` counts down, and the file's
+`AckTracker` moves its committed position forward only past whole tickets, in file
+order, whatever order acks came in. `Record` is one row, for the per-record steps.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 
@@ -114,30 +115,141 @@ class AckTracker:
             self._on_commit(self.committed)
 
 
-class Event:
-    """An encoded document ready for a sink, and the ticket it acknowledges."""
+class Records:
+    """Records of one decoder call, as columns: the hot path builds no object per record.
 
-    __slots__ = ("doc", "fields", "id", "ticket", "timestamp")
+    Row `i` is `times[i]`, `streams[i]`, `texts[i]`, `offsets[i]`; `truncated` lists
+    the rows whose text was cut at max_record_bytes. `utc` is true while every time
+    ends in `Z` (then no time needs converting for `@timestamp`).
+    """
+
+    __slots__ = ("offsets", "streams", "texts", "times", "truncated", "utc")
+
+    def __init__(self) -> None:
+        self.times: list[bytes] = []  # RFC 3339 as written, ASCII
+        self.streams: list[bytes] = []  # b"stdout" | b"stderr" | b"unknown"
+        self.texts: list[str] = []
+        self.offsets: list[int] = []
+        self.truncated: list[int] = []
+        self.utc = True
+
+    @classmethod
+    def of(cls, rows: Iterable[Record]) -> Records:
+        records = cls()
+        for row in rows:
+            records.append(row)
+        return records
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __iter__(self) -> Iterator[Record]:
+        """The rows as `Record`s (for the per-record steps: traces, tests)."""
+        cut = set(self.truncated)
+        for i, (time, stream, text, offset) in enumerate(
+            zip(self.times, self.streams, self.texts, self.offsets, strict=True)
+        ):
+            yield Record(time.decode(), stream.decode(), text, offset, i in cut)
+
+    def append(self, record: Record) -> None:
+        if record.truncated:
+            self.truncated.append(len(self.texts))
+        if record.time[-1:] != "Z":
+            self.utc = False
+        self.times.append(record.time.encode())
+        self.streams.append(record.stream.encode())
+        self.texts.append(record.log)
+        self.offsets.append(record.offset)
+
+    def add_columns(
+        self,
+        times: Sequence[bytes],
+        streams: Sequence[bytes],
+        texts: Sequence[str],
+        offsets: Sequence[int],
+    ) -> None:
+        """Whole untruncated rows, every time ending in `Z` (the parsers' fast path)."""
+        self.times += times
+        self.streams += streams
+        self.texts += texts
+        self.offsets += offsets
+
+    def extend(self, other: Records) -> None:
+        base = len(self.texts)
+        self.truncated += [base + i for i in other.truncated]
+        self.utc = self.utc and other.utc
+        self.add_columns(other.times, other.streams, other.texts, other.offsets)
+
+
+class Documents:
+    """The encoded documents of one read of one file, as columns, acknowledging one ticket.
+
+    The unit a sink receives: it cuts batches with `slice` and acks with `ack`, so
+    nothing is built per document between the encoder and the request body.
+    A document's id is `id_prefix` plus its record's offset in hex, unless `ids`
+    gives them outright (replayed documents).
+    """
+
+    __slots__ = ("docs", "fields", "id_prefix", "ids", "offsets", "ticket", "times")
 
     def __init__(
-        self, doc: bytes, id: str, timestamp: str, fields: Mapping[str, Any], ticket: Ticket
+        self,
+        docs: list[bytes],
+        times: list[bytes],
+        offsets: list[int],
+        id_prefix: str,
+        fields: Mapping[str, Any],
+        ticket: Ticket,
+        ids: list[str] | None = None,
     ) -> None:
-        self.doc = doc  # the JSON document, UTF-8, no trailing newline
-        self.id = id  # deterministic id (SPEC "Delivery")
-        self.timestamp = timestamp  # the document's @timestamp (UTC, RFC 3339)
+        self.docs = docs  # JSON documents, UTF-8, each ending in b"\n"
+        self.times = times  # each document's @timestamp, RFC 3339 UTC, ASCII
+        self.offsets = offsets  # each record's file offset
+        self.id_prefix = id_prefix
         self.fields = fields  # the file's shared document fields, for index-name placeholders
         self.ticket = ticket
+        self.ids = ids
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def id_list(self) -> list[str]:
+        """Each document's id."""
+        if self.ids is not None:
+            return self.ids
+        return [f"{self.id_prefix}{offset:x}" for offset in self.offsets]
+
+    def slice(self, start: int, stop: int) -> Documents:
+        """Documents `start` to `stop` (same file, same ticket)."""
+        return Documents(
+            self.docs[start:stop],
+            self.times[start:stop],
+            self.offsets[start:stop],
+            self.id_prefix,
+            self.fields,
+            self.ticket,
+            None if self.ids is None else self.ids[start:stop],
+        )
+
+    def pick(self, positions: Sequence[int]) -> Documents:
+        """The documents at `positions` (same file, same ticket)."""
+        return Documents(
+            [self.docs[i] for i in positions],
+            [self.times[i] for i in positions],
+            [self.offsets[i] for i in positions],
+            self.id_prefix,
+            self.fields,
+            self.ticket,
+            None if self.ids is None else [self.ids[i] for i in positions],
+        )
+
+    def ack(self) -> None:
+        """Acknowledge every document here (delivered or dead-lettered)."""
+        if self.docs:
+            self.ticket.ack(len(self.docs))
 
 
-def ack_all(events: list[Event]) -> None:
-    """Acknowledge a delivered batch, one call per ticket rather than per event."""
-    if not events:
-        return
-    current = events[0].ticket
-    count = 0
-    for event in events:
-        if event.ticket is not current:
-            current.ack(count)
-            current, count = event.ticket, 0
-        count += 1
-    current.ack(count)
+def ack_all(blocks: Iterable[Documents]) -> None:
+    """Acknowledge every document of `blocks`."""
+    for block in blocks:
+        block.ack()

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from shipper.record import Record
+from shipper.record import Records
 
 
 class Decoder(Protocol):
     """Turns one file's bytes, fed in order in chunks of any size, into records.
 
-    The records produced do not depend on how the input was split into chunks.
+    The records produced do not depend on how the input was split into chunks. They come
+    as columns (`Records`): the hot path builds no object per record.
     """
 
-    def feed(self, data: bytes, start: int) -> list[Record]:
+    def feed(self, data: bytes, start: int) -> Records:
         """Parse `data`, the file's bytes from offset `start`; return completed records."""
 
-    def flush_idle(self, now: float) -> list[Record]:
+    def flush_idle(self, now: float) -> Records:
         """Emit partial groups left open longer than the partial timeout (4 s)."""
 
-    def finish(self) -> list[Record]:
+    def finish(self) -> Records:
         """No more bytes will come: emit every pending group and unterminated line as is."""
 
     @property

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from shipper.observe.metrics import Metrics
-from shipper.record import Record
+from shipper.record import Records
 from shipper.transforms.cri import CriParser
 from shipper.transforms.decoder import Decoder
 from shipper.transforms.docker import DockerParser
@@ -19,7 +19,7 @@ from shipper.transforms.lines import Assembler, LineSplitter
 
 LINE_SLACK = 64 * 1024  # beyond max_record_bytes, room for a line's header or JSON escapes
 
-Parse = Callable[[list[bytes], int, list[Record]], None]
+Parse = Callable[[list[bytes], int, Records], None]
 
 
 class DetectingDecoder:
@@ -49,27 +49,28 @@ class DetectingDecoder:
         )
         self._parse: Parse = self._detect
 
-    def feed(self, data: bytes, start: int) -> list[Record]:
+    def feed(self, data: bytes, start: int) -> Records:
         """Parse `data`, the file's bytes from offset `start`; return completed records."""
-        out: list[Record] = []
+        out = Records()
         for lines, offset in self._splitter.split(data, start):
             self._parse(lines, offset, out)
         self._publish()
         return out
 
-    def flush_idle(self, now: float) -> list[Record]:
+    def flush_idle(self, now: float) -> Records:
         """Emit partial groups left open `partial_timeout` seconds or longer."""
         if not self._asm.groups:
-            return []
-        return self._asm.flush(lambda opened: now - opened >= self._timeout)
+            return Records()
+        return Records.of(self._asm.flush(lambda opened: now - opened >= self._timeout))
 
-    def finish(self) -> list[Record]:
+    def finish(self) -> Records:
         """No more bytes will come: emit every pending group and unterminated line as is."""
-        out: list[Record] = []
+        out = Records()
         run = self._splitter.take()
         if run is not None:
             self._parse(*run, out)
-        out.extend(self._asm.flush(lambda opened: True))
+        for record in self._asm.flush(lambda opened: True):
+            out.append(record)
         self._publish()
         return out
 
@@ -83,13 +84,13 @@ class DetectingDecoder:
         """File bytes held for records not yet returned (an unterminated line, open groups)."""
         return self._splitter.held + self._asm.held
 
-    def _detect(self, lines: list[bytes], offset: int, out: list[Record]) -> None:
+    def _detect(self, lines: list[bytes], offset: int, out: Records) -> None:
         """Try each format on each line until one parses; that format parses the rest."""
         asm = self._asm
         for index, line in enumerate(lines):
             for parse in self._formats:
                 tallies = asm.malformed, asm.empty
-                trial: list[Record] = []
+                trial = Records()
                 parse([line], offset, trial)
                 if (asm.malformed, asm.empty) == tallies:
                     self._parse = parse

@@ -10,7 +10,7 @@ from typing import Any
 
 from orjson import JSONDecodeError, loads
 
-from shipper.record import Record
+from shipper.record import Record, Records
 from shipper.transforms.lines import Assembler, bounded_text
 from shipper.transforms.timestamps import is_timestamp
 
@@ -23,7 +23,7 @@ class DockerParser:
     def __init__(self, assembler: Assembler) -> None:
         self._asm = assembler
 
-    def parse(self, lines: list[bytes], offset: int, out: list[Record]) -> None:
+    def parse(self, lines: list[bytes], offset: int, out: Records) -> None:
         """Append the records that `lines`, starting at file offset `offset`, complete."""
         asm = self._asm
         groups = asm.groups

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shipper.record import Record
+from shipper.record import Record, Records
 from shipper.transforms.timestamps import now_rfc3339
 
 Run = tuple[list[bytes], int]  # complete lines (without b"\n") and the file offset of the first
@@ -160,7 +160,7 @@ class Assembler:
         group.add(content, self.limit)
         return group.record(stream, self.limit, complete=True)
 
-    def raw(self, line: bytes, offset: int, out: list[Record]) -> None:
+    def raw(self, line: bytes, offset: int, out: Records) -> None:
         """A line that does not parse: dropped when blank, else shipped as its text."""
         if len(line) <= self.line_limit and not line.strip():
             self.empty += 1

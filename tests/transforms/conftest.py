@@ -32,7 +32,7 @@ def feed_at(decoder: Decoder, data: bytes, cuts: Iterable[int], start: int = 0) 
     at = 0
     for cut in [*sorted(set(cuts)), len(data)]:
         if at <= cut <= len(data):
-            records += decoder.feed(data[at:cut], start + at)
+            records += list(decoder.feed(data[at:cut], start + at))
             at = cut
     return records
 
@@ -59,7 +59,7 @@ def decode(metrics: Metrics, clock: FakeClock) -> Decode:
     def run(data: bytes, max_record_bytes: int = 1024, chunk: int | None = None) -> list[Record]:
         decoder = make_decoder(max_record_bytes, metrics, clock=clock)
         step = chunk or max(len(data), 1)
-        return feed_at(decoder, data, range(step, len(data), step)) + decoder.finish()
+        return feed_at(decoder, data, range(step, len(data), step)) + list(decoder.finish())
 
     return run
 

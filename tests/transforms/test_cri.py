@@ -138,14 +138,14 @@ def test_a_long_joined_record_is_cut_and_its_other_fragments_are_not_kept(
 ) -> None:
     decoder = make_decoder(10, metrics)
     first = line(T1, "stdout", "P", "12345678")
-    records = decoder.feed(first, 0)
+    records = list(decoder.feed(first, 0))
     offset = len(first)
     for _ in range(100):
         fragment = line(T2, "stdout", "P", "€" * 100)
-        records += decoder.feed(fragment, offset)
+        records += list(decoder.feed(fragment, offset))
         offset += len(fragment)
         assert decoder.buffered_bytes <= 11  # type: ignore[attr-defined]
-    records += decoder.feed(line(T3, "stdout", "F", "end"), offset)
+    records += list(decoder.feed(line(T3, "stdout", "F", "end"), offset))
     assert records == [Record(T1, "stdout", "12345678", 0, truncated=True)]
 
 
@@ -157,14 +157,14 @@ def test_an_endless_line_holds_bounded_memory_and_yields_one_cut_record(
     head = f"{T1} stdout F ".encode()
     chunk = b"x" * (256 * 1024)
     offset = len(head)
-    assert decoder.feed(head, 0) == []
+    assert list(decoder.feed(head, 0)) == []
     for _ in range(400):  # 100 MiB
-        assert decoder.feed(chunk, offset) == []
+        assert list(decoder.feed(chunk, offset)) == []
         offset += len(chunk)
         assert decoder.buffered_bytes <= limit + LINE_SLACK + 1  # type: ignore[attr-defined]
         assert decoder.resume_offset == 0
     after = line(T2, "stderr", "F", "next")
-    records = decoder.feed(b"yy\n" + after, offset)
+    records = list(decoder.feed(b"yy\n" + after, offset))
     assert records == [
         Record(T1, "stdout", "x" * limit, 0, truncated=True),
         Record(T2, "stderr", "next", offset + 3),
@@ -181,7 +181,7 @@ def test_an_endless_line_at_the_end_of_a_file_is_cut_by_finish(metrics: Metrics)
     decoder.feed(head, start)
     for i in range(50):
         decoder.feed(b"z" * 10_000, start + len(head) + i * 10_000)
-    assert decoder.finish() == [Record(T2, "stdout", "z" * 100, start, truncated=True)]
+    assert list(decoder.finish()) == [Record(T2, "stdout", "z" * 100, start, truncated=True)]
     assert decoder.resume_offset == start + len(head) + 500_000
 
 
@@ -191,16 +191,16 @@ def test_a_group_left_open_is_flushed_after_the_partial_timeout(
     decoder = make_decoder(1024, metrics, partial_timeout=4.0, clock=clock)
     clock.now = 100.0
     first = line(T1, "stdout", "P", "half ")
-    assert decoder.feed(first, 0) == []
+    assert list(decoder.feed(first, 0)) == []
     clock.now = 103.0
     second = line(T2, "stdout", "P", "more ")
-    assert decoder.feed(second, len(first)) == []
-    assert decoder.flush_idle(103.9) == []
+    assert list(decoder.feed(second, len(first))) == []
+    assert list(decoder.flush_idle(103.9)) == []
     assert decoder.resume_offset == 0
-    assert decoder.flush_idle(104.0) == [Record(T1, "stdout", "half more ", 0)]
+    assert list(decoder.flush_idle(104.0)) == [Record(T1, "stdout", "half more ", 0)]
     assert decoder.resume_offset == len(first + second)
-    assert decoder.flush_idle(200.0) == []
-    rest = decoder.feed(line(T3, "stdout", "F", "end"), len(first + second))
+    assert list(decoder.flush_idle(200.0)) == []
+    rest = list(decoder.feed(line(T3, "stdout", "F", "end"), len(first + second)))
     assert rest == [Record(T3, "stdout", "end", len(first + second))]
 
 
@@ -241,13 +241,13 @@ def test_resuming_at_resume_offset_yields_exactly_the_records_not_yet_returned(
     data += line(T2, "stdout", "P", "b2 ") + line(T2, "stdout", "F", "b3")
     data += line(T3, "stderr", "F", "c") + f"{T3} stdout F d".encode()
     whole = make_decoder(1024, metrics)
-    expected = whole.feed(data, 0) + whole.finish()
+    expected = list(whole.feed(data, 0)) + list(whole.finish())
     for cut in range(len(data) + 1):
         first = make_decoder(1024, metrics)
         returned = feed(first, data[:cut], [cut // 2])
         resume = first.resume_offset
         second = make_decoder(1024, metrics)
-        rest = second.feed(data[resume:], resume) + second.finish()
+        rest = list(second.feed(data[resume:], resume)) + list(second.finish())
         assert returned + rest == expected, cut
 
 
@@ -259,11 +259,11 @@ def test_interleaved_partials_resume_without_inventing_records(
     c = line(T2, "stdout", "F", "out-2")
     d = line(T2, "stderr", "F", "err-2")
     first = make_decoder(1024, metrics)
-    returned = first.feed(a + b + c, 0)
+    returned = list(first.feed(a + b + c, 0))
     assert returned == [Record(T1, "stdout", "out-1 out-2", 0)]
     assert first.resume_offset == 0  # not len(a): re-reading from b would make c a record
     second = make_decoder(1024, metrics)
-    replayed = second.feed(a + b + c + d, 0)
+    replayed = list(second.feed(a + b + c + d, 0))
     assert replayed == [returned[0], Record(T1, "stderr", "err-1 err-2", len(a))]
 
 

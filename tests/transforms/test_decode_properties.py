@@ -7,8 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipper.observe.metrics import Metrics
-from shipper.record import Record
+from shipper.record import Record, Records
+from shipper.transforms.cri import CriParser
 from shipper.transforms.detect import DetectingDecoder
+from shipper.transforms.lines import Assembler
 from tests.transforms.conftest import feed_at
 
 # Small bounds, so that cut records and overlong lines come up often.
@@ -80,7 +82,7 @@ def norm(records: list[Record]) -> list[tuple[str, str, str, int, bool]]:
 
 def decode(data: bytes, docker: bool, cuts: list[int]) -> list[Record]:
     d = decoder(docker)
-    return feed_at(d, data, cuts) + d.finish()
+    return feed_at(d, data, cuts) + list(d.finish())
 
 
 files = st.one_of(
@@ -116,7 +118,7 @@ def test_resuming_at_resume_offset_yields_the_records_not_yet_returned(
     second = decoder(docker)
     tail = raw[resume:]
     cuts = data.draw(st.lists(st.integers(0, len(tail)), max_size=5))
-    rest = norm(feed_at(second, tail, cuts, resume) + second.finish())
+    rest = norm(feed_at(second, tail, cuts, resume) + list(second.finish()))
     # What was returned is the start of the whole; what the resumed decoder returns is
     # the end of the whole: together nothing is lost, and any overlap is the very same
     # records (same offsets, so the same ids downstream).
@@ -126,3 +128,27 @@ def test_resuming_at_resume_offset_yields_the_records_not_yet_returned(
     # open, and then they are the returned ones at or after the resume offset.
     repeated = sum(1 for r in returned if r[3] >= resume)
     assert len(returned) + len(rest) == len(full) + repeated
+
+
+def parse_cri(lines: list[bytes], line_by_line: bool) -> tuple[list[tuple], int, int]:
+    """The records, malformed and blank tallies of one CRI parser given `lines`."""
+    asm = Assembler(MAX_RECORD_BYTES, MAX_RECORD_BYTES + LINE_SLACK, lambda: 0.0)
+    parser = CriParser(asm)
+    out = Records()
+    if line_by_line:
+        start = 0
+        for line in lines:
+            parser._line(line, start, out)
+            start += len(line) + 1
+    else:
+        parser.parse(lines, 0, out)
+    return norm(list(out)), asm.malformed, asm.empty
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(cri_line(), cri_line().map(lambda line: line.rstrip(b"\r"))), max_size=40)
+)
+def test_cri_columns_give_what_parsing_line_by_line_gives(lines: list[bytes]) -> None:
+    # plain runs go through the columnar path, the rest line by line: the same records
+    assert parse_cri(lines, line_by_line=False) == parse_cri(lines, line_by_line=True)

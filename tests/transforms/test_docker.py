@@ -123,11 +123,11 @@ def test_a_group_left_open_is_flushed_after_the_partial_timeout(
 ) -> None:
     decoder = make_decoder(1024, metrics, partial_timeout=4.0, clock=clock)
     first = entry("partial ")
-    assert decoder.feed(first, 0) == []
+    assert list(decoder.feed(first, 0)) == []
     clock.now = 3.0
-    assert decoder.flush_idle(3.0) == []
-    assert decoder.flush_idle(4.0) == [Record(T1, "stdout", "partial ", 0)]
-    assert decoder.feed(entry("rest\n", ts=T2), len(first)) == [
+    assert list(decoder.flush_idle(3.0)) == []
+    assert list(decoder.flush_idle(4.0)) == [Record(T1, "stdout", "partial ", 0)]
+    assert list(decoder.feed(entry("rest\n", ts=T2), len(first))) == [
         Record(T2, "stdout", "rest", len(first))
     ]
 

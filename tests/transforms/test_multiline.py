@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from shipper.budget import ByteBudget
 from shipper.observe.metrics import Metrics
 from shipper.pipeline import FilePipeline, Pipeline
-from shipper.record import AckTracker, Event, Record, ack_all
+from shipper.record import AckTracker, Documents, Record
 from shipper.settings import Settings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.consumer import FileInfo
@@ -133,16 +133,16 @@ def cri_file(lines: list[str], stream: str = "stdout") -> bytes:
 
 
 class Collector(Pipeline):
-    """A pipeline whose output acknowledges every event at once, and keeps them."""
+    """A pipeline whose output acknowledges every document at once, and keeps them."""
 
     def __init__(self, settings: Settings, enricher: Enricher | None = None) -> None:
         enricher = enricher or Enricher(settings, None)
         super().__init__(settings, cast(Sink, None), Metrics(), enricher, ByteBudget(1 << 30))
-        self.events: list[Event] = []
+        self.blocks: list[Documents] = []
 
-    def submit(self, events: list[Event]) -> None:
-        self.events.extend(events)
-        ack_all(events)
+    def submit(self, documents: Documents) -> None:
+        self.blocks.append(documents)
+        documents.ack()
 
 
 class File:
@@ -168,15 +168,17 @@ class File:
 
     def docs(self) -> list[dict[str, Any]]:
         return [
-            orjson.loads(event.doc) | {"_offset": offset(event)} for event in self.pipeline.events
+            orjson.loads(doc) | {"_offset": offset(id)}
+            for block in self.pipeline.blocks
+            for doc, id in zip(block.docs, block.id_list(), strict=True)
         ]
 
     def logs(self) -> list[str]:
         return [doc["log"] for doc in self.docs()]
 
 
-def offset(event: Event) -> int:
-    return int(event.id.rsplit("-", 1)[1], 16)
+def offset(id: str) -> int:
+    return int(id.rsplit("-", 1)[1], 16)
 
 
 def run(data: bytes, kind: str | None, cuts: list[int] | None = None, **extra: Any) -> File:
