@@ -1,4 +1,5 @@
-"""Acknowledgements: in-order commits from out-of-order acks, and the byte budget."""
+"""Records and documents as columns; acknowledgements: in-order commits from out-of-order
+acks, and the byte budget."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import random
 import pytest
 
 from shipper.budget import ByteBudget
-from shipper.record import AckTracker, Event, Ticket, ack_all
+from shipper.record import AckTracker, Documents, Record, Records, Ticket, ack_all
 
 
 class Recorder:
@@ -94,13 +95,79 @@ def test_random_ack_order_commits_only_contiguous_prefixes(seed: int) -> None:
 def test_ack_all_acks_each_ticket_by_its_count() -> None:
     rec = Recorder()
     tracker = rec.tracker()
-    a = tracker.issue(2, resume=10, nbytes=10)
-    b = tracker.issue(3, resume=20, nbytes=10)
-    batch = [Event(b"{}", str(i), "", {}, t) for i, t in enumerate([a, a, b, b, b])]
-    ack_all(batch[:3])
-    assert (a.pending, b.pending) == (0, 2)
-    ack_all(batch[3:])
+    a = _documents(tracker.issue(2, resume=10, nbytes=10), 2)
+    b = _documents(tracker.issue(3, resume=20, nbytes=10), 3)
+    ack_all([a, b.slice(0, 1)])
+    assert (a.ticket.pending, b.ticket.pending) == (0, 2)
+    ack_all([b.slice(1, 3)])
     assert rec.commits[-1] == 20
+
+
+def _documents(ticket: Ticket, n: int, ids: list[str] | None = None) -> Documents:
+    docs = [b'{"n":%d}\n' % i for i in range(n)]
+    times = [b"2024-05-01T12:00:%02dZ" % i for i in range(n)]
+    return Documents(docs, times, [i * 160 for i in range(n)], "f-", {"a": 1}, ticket, ids)
+
+
+def test_document_ids_come_from_the_prefix_and_offset_or_are_given() -> None:
+    ticket = Recorder().tracker().issue(6, resume=1, nbytes=0)
+    assert _documents(ticket, 3).id_list() == ["f-0", "f-a0", "f-140"]
+    assert _documents(ticket, 3, ids=["x", "", "z"]).id_list() == ["x", "", "z"]
+
+
+def test_documents_slice_and_pick_keep_their_columns_aligned() -> None:
+    ticket = Recorder().tracker().issue(5, resume=1, nbytes=0)
+    block = _documents(ticket, 5)
+    part = block.slice(1, 3)
+    assert part.docs == [b'{"n":1}\n', b'{"n":2}\n'] and len(part) == 2
+    assert part.times == [b"2024-05-01T12:00:01Z", b"2024-05-01T12:00:02Z"]
+    assert part.id_list() == ["f-a0", "f-140"]
+    assert (part.ticket, part.fields, part.ids) == (ticket, {"a": 1}, None)
+    picked = _documents(ticket, 5, ids=list("abcde")).pick([0, 3, 4])
+    assert picked.docs == [b'{"n":0}\n', b'{"n":3}\n', b'{"n":4}\n']
+    assert picked.offsets == [0, 480, 640] and picked.id_list() == ["a", "d", "e"]
+    assert picked.times[1] == b"2024-05-01T12:00:03Z"
+
+
+def test_documents_ack_counts_their_own_documents_only() -> None:
+    rec = Recorder()
+    ticket = rec.tracker().issue(5, resume=500, nbytes=50)
+    block = _documents(ticket, 5)
+    block.slice(0, 0).ack()
+    block.pick([1, 3]).ack()
+    assert ticket.pending == 3 and rec.commits == []
+    block.slice(4, 5).ack()
+    block.pick([0, 2]).ack()
+    assert ticket.pending == 0 and rec.commits == [500] and rec.released == 50
+
+
+def test_records_keep_rows_as_columns() -> None:
+    rows = [
+        Record("2024-05-01T12:00:00Z", "stdout", "one", 0),
+        Record("2024-05-01T12:00:01.5Z", "stderr", "two", 40, truncated=True),
+    ]
+    records = Records.of(rows)
+    assert len(records) == 2 and records.utc
+    assert records.times == [b"2024-05-01T12:00:00Z", b"2024-05-01T12:00:01.5Z"]
+    assert records.streams == [b"stdout", b"stderr"]
+    assert records.texts == ["one", "two"] and records.offsets == [0, 40]
+    assert records.truncated == [1]
+    assert list(records) == rows
+
+
+def test_records_extend_shifts_truncated_rows_and_keeps_utc_only_if_both_are() -> None:
+    records = Records.of([Record("2024-05-01T12:00:00Z", "stdout", "a", 0, truncated=True)])
+    other = Records()
+    other.append(Record("2024-05-01T14:00:00+02:00", "stdout", "b", 10))
+    other.append(Record("2024-05-01T12:00:02Z", "stderr", "c", 20, truncated=True))
+    assert not other.utc
+    records.extend(other)
+    assert len(records) == 3 and records.truncated == [0, 2] and not records.utc
+    assert [row.log for row in records] == ["a", "b", "c"]
+    assert [row.truncated for row in records] == [True, False, True]
+    assert list(records)[1].time == "2024-05-01T14:00:00+02:00"
+    records.add_columns([b"2024-05-01T12:00:03Z"], [b"stdout"], ["d"], [30])
+    assert records.offsets == [0, 10, 20, 30] and records.truncated == [0, 2]
 
 
 async def test_budget_pauses_until_release() -> None:

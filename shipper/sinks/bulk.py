@@ -1,5 +1,8 @@
 """The `_bulk` API: request bodies built as bytes, responses read item by item.
 
+A `BulkBatch` keeps the documents' blocks beside their action lines, so a body is one
+join and an item of the answer maps back to the ticket it acknowledges.
+
 An answer of 200 says little: each item carries its own status (peers.md §4 rows
 11-13). Items are sorted into delivered, to retry alone (429, 5xx), and rejected
 for good (other 4xx), so one bad document never holds back or doubles the rest.
@@ -7,13 +10,15 @@ for good (other 4xx), so one bad document never holds back or doubles the rest.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate, chain, repeat
 from typing import Any, NamedTuple
 
 import orjson
 
-from shipper.record import Event
+from shipper.record import Documents
 
 CONTENT_TYPE = "application/x-ndjson"
 BULK_FILTER_PATH = "errors,items.*.status,items.*.error.type,items.*.error.reason"
@@ -51,36 +56,121 @@ class BulkOutcome:
     rejected: list[ItemError] = field(default_factory=list)
 
 
-def encode_bulk(
-    events: Sequence[Event], indices: Sequence[str], op_type: str, with_ids: bool
-) -> bytes:
-    """The NDJSON body: an action line, then the document, each newline-terminated.
+def action_lines(
+    block: Documents, indices: Sequence[str], op_type: str, with_ids: bool
+) -> list[bytes]:
+    """Each document's action line, newline-terminated; `indices[i]` names document `i`'s index.
 
-    `indices[i]` is the index of `events[i]`. An event with an empty id gets none
-    (Elasticsearch assigns one), as do all events when `with_ids` is false.
+    This runs for every document shipped, so the usual block (one index, ids from the
+    file's prefix and each offset) costs one `%` formatting per document, done in C.
+    A document with an empty id gets none (Elasticsearch assigns one), as do all
+    documents when `with_ids` is false.
     """
-    if not events:
-        return b""
-    op = orjson.dumps(op_type)
-    dumps = orjson.dumps
-    parts: list[bytes] = []
-    append = parts.append
-    last: str | None = None
-    prefix = b""
-    newline = b""  # each action line carries the newline that ends the document before it
-    # Two appends per document and one copy of it (by the join): this loop is hot.
-    for event, index in zip(events, indices, strict=True):
-        if index != last:
-            last = index
-            prefix = b'{%s:{"_index":%s' % (op, dumps(index))
-        if with_ids and event.id:
-            append(b'%s%s,"_id":%s}}\n' % (newline, prefix, dumps(event.id)))
+    count = len(block)
+    if not count:
+        return []
+    if indices.count(indices[0]) != count or (with_ids and block.ids is not None):
+        return _each_action_line(block, indices, op_type, with_ids)
+    head = _action_head(op_type, indices[0])
+    if not with_ids:
+        return [head + b"}}\n"] * count
+    prefix = orjson.dumps(block.id_prefix)[:-1]  # the id's opening quote and escaped prefix
+    template = b'%s,"_id":%s%%x"}}\n' % (head.replace(b"%", b"%%"), prefix.replace(b"%", b"%%"))
+    return list(map(template.__mod__, block.offsets))
+
+
+def _each_action_line(
+    block: Documents, indices: Sequence[str], op_type: str, with_ids: bool
+) -> list[bytes]:
+    """Action lines one by one: a block whose index changes (midnight) or a replay's ids."""
+    ids: Iterable[str] = block.id_list() if with_ids else repeat("", len(indices))
+    heads: dict[str, bytes] = {}
+    lines: list[bytes] = []
+    for index, doc_id in zip(indices, ids, strict=True):
+        head = heads.get(index)
+        if head is None:
+            head = heads[index] = _action_head(op_type, index)
+        if doc_id:
+            lines.append(b'%s,"_id":%s}}\n' % (head, orjson.dumps(doc_id)))
         else:
-            append(b"%s%s}}\n" % (newline, prefix))
-        append(event.doc)
-        newline = b"\n"
-    append(b"\n")
-    return b"".join(parts)
+            lines.append(head + b"}}\n")
+    return lines
+
+
+def _action_head(op_type: str, index: str) -> bytes:
+    """An action line up to its index name: `{"create":{"_index":"NAME"`."""
+    return b'{%s:{"_index":%s' % (orjson.dumps(op_type), orjson.dumps(index))
+
+
+class BulkBatch:
+    """Documents that go in one `_bulk` request: the blocks they came in, for acks, with
+    each document's action line and index name (kept for dead letters).
+
+    A request's item `i` is `actions[i]` and the `i`-th document of `blocks` taken in
+    order; `take` and `slice` map items back to blocks for retries and halving.
+    """
+
+    __slots__ = ("actions", "blocks", "indices", "nbytes", "opened")
+
+    def __init__(self, blocks: list[Documents], actions: list[bytes], indices: list[str]) -> None:
+        self.blocks = blocks
+        self.actions = actions
+        self.indices = indices
+        self.nbytes = 0  # body bytes (kept by whoever fills the batch)
+        self.opened = 0.0  # when its first document came (kept by whoever fills it)
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    def add(
+        self, block: Documents, start: int, stop: int, actions: list[bytes], indices: list[str]
+    ) -> None:
+        """Documents `start` to `stop` of `block`, with the action lines and indices of all."""
+        if start >= stop:
+            return
+        self.blocks.append(_part(block, start, stop))
+        self.actions += actions[start:stop]
+        self.indices += indices[start:stop]
+
+    def body(self) -> bytes:
+        """The NDJSON body: each action line, then its document (both end in a newline)."""
+        parts = [b""] * (2 * len(self.actions))
+        parts[0::2] = self.actions
+        parts[1::2] = chain.from_iterable(block.docs for block in self.blocks)
+        return b"".join(parts)
+
+    def slice(self, start: int, stop: int) -> BulkBatch:
+        """Items `start` to `stop` (halving a request refused whole)."""
+        blocks: list[Documents] = []
+        first = 0
+        for block in self.blocks:
+            low, high = max(start - first, 0), min(stop - first, len(block))
+            if low < high:
+                blocks.append(_part(block, low, high))
+            first += len(block)
+        return BulkBatch(blocks, self.actions[start:stop], self.indices[start:stop])
+
+    def take(self, positions: Sequence[int]) -> BulkBatch:
+        """The items at `positions`, ascending (retries, rejections)."""
+        return BulkBatch(
+            self.blocks_at(positions),
+            [self.actions[i] for i in positions],
+            [self.indices[i] for i in positions],
+        )
+
+    def blocks_at(self, positions: Sequence[int]) -> list[Documents]:
+        """The documents at `positions`, ascending, in their blocks."""
+        starts = list(accumulate(map(len, self.blocks), initial=0))
+        rows: dict[int, list[int]] = {}
+        for position in positions:
+            n = bisect_right(starts, position) - 1
+            rows.setdefault(n, []).append(position - starts[n])
+        return [self.blocks[n].pick(picked) for n, picked in rows.items()]
+
+
+def _part(block: Documents, start: int, stop: int) -> Documents:
+    """Documents `start` to `stop` of `block`: the block itself when that is all of it."""
+    return block if stop - start == len(block) else block.slice(start, stop)
 
 
 def parse_bulk_response(body: bytes, count: int, op_type: str) -> BulkOutcome:

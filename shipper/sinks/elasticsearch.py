@@ -1,13 +1,15 @@
-"""The Elasticsearch sink: batches events into `_bulk` requests and acks what arrived.
+"""The Elasticsearch sink: batches documents into `_bulk` requests and acks what arrived.
 
-`send` appends events to the open batch; a batch is cut at SHIPPER_BATCH_MAX_BYTES
-or _MAX_RECORDS, or when it has waited SHIPPER_FLUSH_INTERVAL. SHIPPER_CONCURRENCY
+`send` builds each block's action lines and appends runs of whole blocks, or slices
+of them, to the open batch; a batch is cut at SHIPPER_BATCH_MAX_BYTES or
+_MAX_RECORDS, or when it has waited SHIPPER_FLUSH_INTERVAL. SHIPPER_CONCURRENCY
 workers each deliver one batch at a time; `send` waits while 2 batches per worker
 are already queued, and the byte budget the source holds until the acks bounds the
-rest.
+rest. Nothing on the way from `send` to an acknowledged request steps through the
+documents one by one in Python.
 
-A worker acks an event once Elasticsearch stored it (2xx, or 409 to a `create`: it
-was stored before) or once it is in the dead-letter file. Items answered 429/5xx
+A worker acks a document once Elasticsearch stored it (2xx, or 409 to a `create`:
+it was stored before) or once it is in the dead-letter file. Items answered 429/5xx
 are sent again alone; a whole request that failed (no answer, timeout, 429, 5xx,
 401/403, ...) is sent again to the next host. Both wait an exponential backoff with
 full jitter; forever while running, within SHIPPER_ONCE_RETRY_TIMEOUT with --once.
@@ -24,23 +26,24 @@ import logging
 import time
 from bisect import bisect_right
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from itertools import accumulate, repeat
-from operator import add, attrgetter
+from itertools import accumulate, chain
+from operator import add
 
 import httpx
 
 from shipper.observe.metrics import Metrics
-from shipper.record import Event, ack_all
+from shipper.record import Documents, ack_all
 from shipper.settings import Settings
 from shipper.sinks.backoff import Backoff
 from shipper.sinks.bulk import (
     BULK_FILTER_PATH,
     CONTENT_TYPE,
+    BulkBatch,
     BulkOutcome,
     BulkResponseError,
     ItemError,
     Rejected,
-    encode_bulk,
+    action_lines,
     parse_bulk_response,
     request_error,
 )
@@ -53,32 +56,17 @@ from shipper.sinks.template import TemplateInstaller
 log = logging.getLogger("shipper.elasticsearch")
 
 RejectHandler = Callable[[Sequence[Rejected]], Awaitable[None]]
-ACTION_BYTES = 40  # an action line's bytes besides its index and id
-_doc = attrgetter("doc")
-_id = attrgetter("id")
 GZIP_LEVEL = 3  # most of the size gain of level 9 at a fraction of its CPU
 BATCHES_PER_WORKER = 2
 _SPLIT_STATUSES = (400, 413)  # the request as a whole is refused: find the culprit
 
 
-class _Batch:
-    """Events cut together, with the index each goes to."""
-
-    __slots__ = ("events", "indices", "nbytes", "opened")
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.indices: list[str] = []
-        self.nbytes = 0
-        self.opened = 0.0
-
-
 class _Failed(Exception):
-    """A whole request got no usable answer (its events are all sent again)."""
+    """A whole request got no usable answer (its documents are all sent again)."""
 
 
 class ElasticsearchSink:
-    """Delivers events to SHIPPER_ES_HOSTS (see the module docstring)."""
+    """Delivers documents to SHIPPER_ES_HOSTS (see the module docstring)."""
 
     def __init__(
         self,
@@ -86,10 +74,11 @@ class ElasticsearchSink:
         metrics: Metrics,
         *,
         reject: RejectHandler | None = None,
-        indices_of: Callable[[list[Event]], list[str]] | None = None,
+        indices_of: Callable[[Documents], list[str]] | None = None,
     ) -> None:
         """`reject` receives refused documents (default: the dead-letter file);
-        `indices_of` names the events' indices (default: SHIPPER_ES_INDEX)."""
+        `indices_of` names the index of each document of a block (default:
+        SHIPPER_ES_INDEX)."""
         self._settings = settings
         self._metrics = metrics
         self._hosts = HostPool(settings.es_hosts, settings.retry_max_backoff)
@@ -112,14 +101,14 @@ class ElasticsearchSink:
         if settings.es_pipeline:
             self._params["pipeline"] = settings.es_pipeline
         self._client: httpx.AsyncClient | None = None
-        self._open = _Batch()
+        self._open = BulkBatch([], [], [])
         self._opened = asyncio.Event()
         self._flush_now = asyncio.Event()
-        self._ready: asyncio.Queue[_Batch] = asyncio.Queue(
+        self._ready: asyncio.Queue[BulkBatch] = asyncio.Queue(
             BATCHES_PER_WORKER * settings.concurrency
         )
         self._tasks: list[asyncio.Task[None]] = []
-        self._outstanding = 0  # events taken by `send`, neither acked nor given up
+        self._outstanding = 0  # documents taken by `send`, neither acked nor given up
         self._given_up = 0
         self._unfinished_at_drain = 0
         self._failing_since: float | None = None  # start of the current run of failures
@@ -139,41 +128,17 @@ class ElasticsearchSink:
         ]
         self._tasks.append(asyncio.create_task(self._flush_on_time(), name="es-flush"))
 
-    async def send(self, events: list[Event]) -> None:
-        """Add events to the open batch; wait while enough batches are queued."""
-        self._outstanding += len(events)
-        max_bytes = self._settings.batch_max_bytes
-        max_records = self._settings.batch_max_records
-        indices = self._indices_of(events)
-        # Body bytes before each event (prefix sums, built in C): a batch's run is then
-        # found by bisection instead of a Python step per event.
-        sizes = map(add, map(len, map(_doc, events)), map(len, map(_id, events)))
-        sizes = map(add, sizes, map(len, indices))
-        before = list(accumulate(map(add, sizes, repeat(ACTION_BYTES)), initial=0))
-        count, i = len(events), 0
-        while i < count:
-            batch = self._open
-            if not batch.events:
-                batch.opened = time.monotonic()
-                self._opened.set()
-            # Take the longest run of events that fits the open batch, then cut it if full.
-            end = min(count, i + max_records - len(batch.events))
-            room = max_bytes - batch.nbytes + before[i]
-            j = max(i, bisect_right(before, room, i, end + 1) - 1)
-            if j == i and not batch.events:
-                j = i + 1  # an event bigger than a whole batch goes alone
-            batch.events.extend(events[i:j])
-            batch.indices.extend(indices[i:j])
-            batch.nbytes += before[j] - before[i]
-            i = j
-            if i < count or len(batch.events) >= max_records:
-                await self._cut()
+    async def send(self, blocks: list[Documents]) -> None:
+        """Add the blocks' documents to the open batch; wait while enough batches are queued."""
+        self._outstanding += sum(map(len, blocks))
+        for block in blocks:
+            await self._add(block)
 
     async def drain(self, timeout: float | None) -> bool:
         """Cut the open batch and wait until every queued batch is delivered or given up."""
         try:
             async with asyncio.timeout(timeout):
-                if self._open.events:
+                if self._open:
                     await self._cut()
                 await self._idle()
         except TimeoutError:
@@ -198,33 +163,85 @@ class ElasticsearchSink:
 
     @property
     def failed(self) -> int:
-        """Events given up on (--once budget spent, or still pending when a drain timed out)."""
+        """Documents given up on (--once budget spent, or still pending when a drain timed out)."""
         return self._given_up + self._unfinished_at_drain
 
     # --- batching
 
+    async def _add(self, block: Documents) -> None:
+        """Add one block to the open batch, cutting batches inside it where they fill up."""
+        max_bytes = self._settings.batch_max_bytes
+        max_records = self._settings.batch_max_records
+        indices = self._indices_of(block)
+        actions = action_lines(block, indices, self._settings.es_op_type, self._with_ids)
+        count = len(block)
+        nbytes = sum(map(len, actions)) + sum(map(len, block.docs))
+        if len(self._open) + count <= max_records and self._open.nbytes + nbytes <= max_bytes:
+            self._fill(block, 0, count, actions, indices, nbytes)  # the usual case
+        else:
+            # Body bytes before each document (prefix sums, built in C): each batch's run
+            # is found by bisection instead of a Python step per document.
+            before = list(accumulate(map(add, map(len, actions), map(len, block.docs)), initial=0))
+            i = 0
+            while i < count:
+                batch = self._open
+                # The longest run of documents that fits the open batch.
+                end = min(count, i + max_records - len(batch))
+                room = max_bytes - batch.nbytes + before[i]
+                j = max(i, bisect_right(before, room, i, end + 1) - 1)
+                if j == i and not batch:
+                    j = i + 1  # a document bigger than a whole batch goes alone
+                self._fill(block, i, j, actions, indices, before[j] - before[i])
+                i = j
+                if i < count:
+                    await self._cut()
+        if len(self._open) >= max_records:
+            await self._cut()
+
+    def _fill(
+        self,
+        block: Documents,
+        start: int,
+        stop: int,
+        actions: list[bytes],
+        indices: list[str],
+        nbytes: int,
+    ) -> None:
+        """Put documents `start` to `stop` of `block` (`nbytes` of body) in the open batch."""
+        batch = self._open
+        if not batch and start < stop:
+            batch.opened = time.monotonic()
+            self._opened.set()
+        batch.add(block, start, stop, actions, indices)
+        batch.nbytes += nbytes
+
     async def _cut(self) -> None:
-        batch, self._open = self._open, _Batch()
+        batch, self._open = self._open, BulkBatch([], [], [])
         await self._ready.put(batch)
 
     async def _flush_on_time(self) -> None:
-        """Cut a partial batch once it has waited SHIPPER_FLUSH_INTERVAL."""
+        """Cut a partial batch once it has waited SHIPPER_FLUSH_INTERVAL, or on `flush_soon`."""
         while True:
             await self._opened.wait()
             self._opened.clear()
             batch = self._open
-            if not batch.events:
+            if not batch:
                 continue
             wait = batch.opened + self._settings.flush_interval - time.monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._flush_now.wait(), max(wait, 0))
-            self._flush_now.clear()
-            if self._open is batch:
+            if self._flush_now.is_set():
+                # whatever is open now: `batch` may have filled up meanwhile, and a
+                # `flush_soon` meant for the batch after it must not be lost
+                self._flush_now.clear()
+                if self._open:
+                    await self._cut()
+            elif self._open is batch:
                 await self._cut()
 
     def flush_soon(self) -> None:
         """Nothing more can come for now (the buffer is full): cut the open batch."""
-        if self._open.events:
+        if self._open:
             self._flush_now.set()
 
     async def _idle(self) -> None:
@@ -245,45 +262,44 @@ class ElasticsearchSink:
         while True:
             batch = await self._ready.get()
             try:
-                await self._deliver(batch.events, batch.indices, backoff)
+                await self._deliver(batch, backoff)
             finally:
                 self._ready.task_done()
 
-    async def _deliver(self, events: list[Event], indices: list[str], backoff: Backoff) -> None:
-        """Send until every event is acked or given up, one chunk of the batch at a time."""
-        chunks = [(events, indices)]
+    async def _deliver(self, batch: BulkBatch, backoff: Backoff) -> None:
+        """Send until every document is acked or given up, one chunk of the batch at a time."""
+        chunks = [batch]
         while chunks:
-            events, indices = chunks.pop()
+            chunk = chunks.pop()
             if self._template and not self._template.settled:
                 await self._template.install(self._http, self._hosts.hosts)
             host = self._hosts.pick()
             try:
-                answer = await self._request(host, events, indices)
+                answer = await self._request(host, chunk)
             except _Failed:
                 self._hosts.failed(host)
-                if not self._give_up(events):
-                    self._metrics.records_retried.inc(len(events))
-                    chunks.append((events, indices))
+                if not self._give_up(len(chunk)):
+                    self._metrics.records_retried.inc(len(chunk))
+                    chunks.append(chunk)
                     await self._pause(backoff)
                 continue
             self._hosts.succeeded(host)
             if isinstance(answer, ItemError):  # refused as a whole: halve until the culprit
-                if len(events) == 1:
-                    await self._dead_letter(events, indices, [answer])
+                if len(chunk) == 1:
+                    await self._dead_letter(chunk, [answer])
                 else:
-                    half = len(events) // 2
-                    chunks.append((events[half:], indices[half:]))
-                    chunks.append((events[:half], indices[:half]))
+                    half = len(chunk) // 2
+                    chunks.append(chunk.slice(half, len(chunk)))
+                    chunks.append(chunk.slice(0, half))
                 continue
-            await self._settle(events, indices, answer)
+            await self._settle(chunk, answer)
             if not answer.retry:
                 self._failing_since = None
                 backoff.reset()
                 continue
-            retry = [events[i] for i in answer.retry]
-            if not self._give_up(retry):
-                self._metrics.records_retried.inc(len(retry))
-                chunks.append((retry, [indices[i] for i in answer.retry]))
+            if not self._give_up(len(answer.retry)):
+                self._metrics.records_retried.inc(len(answer.retry))
+                chunks.append(chunk.take(answer.retry))
                 await self._pause(backoff)
 
     async def _post(self, url: str, body: bytes) -> tuple[int, bytes]:
@@ -306,12 +322,10 @@ class ElasticsearchSink:
         finally:
             await response.aclose()
 
-    async def _request(
-        self, host: str, events: list[Event], indices: list[str]
-    ) -> BulkOutcome | ItemError:
+    async def _request(self, host: str, batch: BulkBatch) -> BulkOutcome | ItemError:
         """One `_bulk` request: its items' outcome, or (400/413) why it was refused whole."""
         op_type = self._settings.es_op_type
-        body = encode_bulk(events, indices, op_type, self._with_ids)
+        body = batch.body()
         if self._settings.es_compression == "gzip":
             body = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL)
         metrics = self._metrics
@@ -328,7 +342,7 @@ class ElasticsearchSink:
         metrics.bulk_request_duration.observe(time.monotonic() - started)
         if 200 <= status < 300:
             try:
-                outcome = parse_bulk_response(content, len(events), op_type)
+                outcome = parse_bulk_response(content, len(batch), op_type)
             except BulkResponseError as exc:
                 metrics.output_up.set(0)
                 log.error("bulk request to %s: %s", host, exc)
@@ -340,7 +354,7 @@ class ElasticsearchSink:
             error = request_error(content, status)
             log.warning(
                 "bulk request of %d records refused (%s %s): %.300s",
-                len(events),
+                len(batch),
                 status,
                 error["type"],
                 error["reason"],
@@ -353,45 +367,48 @@ class ElasticsearchSink:
         log.log(level, "bulk request to %s answered %s: %s", host, status, reason)
         raise _Failed
 
-    async def _settle(self, events: list[Event], indices: list[str], outcome: BulkOutcome) -> None:
-        """Ack the delivered events, dead-letter (then ack) the refused ones."""
+    async def _settle(self, batch: BulkBatch, outcome: BulkOutcome) -> None:
+        """Ack the delivered documents, dead-letter (then ack) the refused ones."""
         if not outcome.retry and not outcome.rejected:
-            self._delivered(events)
+            self._delivered(batch.blocks)
             return
         pending = {*outcome.retry, *(item.position for item in outcome.rejected)}
-        self._delivered([event for i, event in enumerate(events) if i not in pending])
+        self._delivered(batch.blocks_at([i for i in range(len(batch)) if i not in pending]))
         if outcome.rejected:
-            await self._dead_letter(events, indices, outcome.rejected)
+            await self._dead_letter(batch, outcome.rejected)
 
-    def _delivered(self, events: list[Event]) -> None:
-        if not events:
+    def _delivered(self, blocks: list[Documents]) -> None:
+        if not blocks:
             return
-        ack_all(events)
-        self._outstanding -= len(events)
-        self._metrics.records_delivered.inc(len(events))
-        self._metrics.observe_latency(events[0].timestamp)
+        count = sum(map(len, blocks))
+        ack_all(blocks)
+        self._outstanding -= count
+        self._metrics.records_delivered.inc(count)
+        self._metrics.observe_latency(blocks[0].times[0])
 
-    async def _dead_letter(
-        self, events: list[Event], indices: list[str], errors: Sequence[ItemError]
-    ) -> None:
-        refused = [events[item.position] for item in errors]
+    async def _dead_letter(self, batch: BulkBatch, errors: Sequence[ItemError]) -> None:
+        """Hand the refused items to `reject`, then ack them (`errors` in request order)."""
+        refused = batch.take([item.position for item in errors])
+        ids = chain.from_iterable(block.id_list() for block in refused.blocks)
+        docs = chain.from_iterable(block.docs for block in refused.blocks)
         await self._reject(
             [
                 Rejected(
-                    index=indices[item.position],
-                    id=event.id if self._with_ids and event.id else None,
+                    index=index,
+                    id=doc_id if self._with_ids and doc_id else None,
                     status=item.status,
                     error=item.error,
-                    doc=event.doc,
+                    doc=doc[:-1],  # without its newline, as the dead-letter file embeds it
                 )
-                for item, event in zip(errors, refused, strict=True)
+                for item, index, doc_id, doc in zip(errors, refused.indices, ids, docs, strict=True)
             ]
         )
-        ack_all(refused)
+        ack_all(refused.blocks)
         self._outstanding -= len(refused)
 
-    def _give_up(self, events: list[Event]) -> bool:
-        """With --once, whether failures have lasted SHIPPER_ONCE_RETRY_TIMEOUT (then count)."""
+    def _give_up(self, count: int) -> bool:
+        """With --once, whether failures have lasted SHIPPER_ONCE_RETRY_TIMEOUT (then count
+        the `count` documents at hand as given up)."""
         if not self._settings.once:
             return False
         now = time.monotonic()
@@ -399,11 +416,11 @@ class ElasticsearchSink:
             self._failing_since = now
         if now - self._failing_since < self._settings.once_retry_timeout:
             return False
-        self._given_up += len(events)
-        self._outstanding -= len(events)
+        self._given_up += count
+        self._outstanding -= count
         log.error(
             "gave up on %d records after %.1f s of failed deliveries (SHIPPER_ONCE_RETRY_TIMEOUT)",
-            len(events),
+            count,
             now - self._failing_since,
         )
         return True

@@ -1,26 +1,28 @@
 """SHIPPER_ES_INDEX: the index a document goes to, from its UTC time and its fields.
 
 `%`-directives are strftime on the record's time (UTC); `{a.b.c}` inserts the value
-of a document field found in the event's shared fields. A placeholder whose field is
+of a document field found in its file's shared fields. A placeholder whose field is
 missing, null or empty renders as the literal `unknown`, so such records still land
 in one visible index (`logs-unknown-2024.05.01`) instead of a malformed name.
 Placeholder values have the characters Elasticsearch forbids in index names
 replaced by `_`; the whole name is lower-cased, as Elasticsearch requires.
 
 Rendering is cached: the time part only depends on a prefix of the timestamp (the
-day for `%Y.%m.%d`), so the default pattern costs a slice and a dict look-up per
-record, and a datetime is built once per day, not once per record.
+day for `%Y.%m.%d`), so a datetime is built once per day, not once per record, and
+a block of documents whose times share that prefix (nearly every block) is named
+by one look-up and a few C-level passes over its times.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
-from shipper.record import Event
+from shipper.record import Documents
 
 MISSING = "unknown"
 _TOKENS = re.compile(r"(\{[^{}]*\}|%.)", re.DOTALL)
@@ -41,41 +43,41 @@ class IndexPattern:
         self._segments, self._wildcard, directives = _compile(pattern)
         self._prefix_len = _prefix_length(directives)  # how much of a timestamp matters
         self._has_fields = any(kind == "field" for kind, _ in self._segments)
-        self._names: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._names: dict[tuple[bytes, tuple[str, ...]], str] = {}
 
     @property
     def wildcard(self) -> str:
         """The pattern every rendered name matches (`logstash-%Y.%m.%d` -> `logstash-*`)."""
         return self._wildcard
 
-    def render(self, timestamp: str, fields: Mapping[str, Any]) -> str:
+    def render(self, timestamp: str | bytes, fields: Mapping[str, Any]) -> str:
         """The index of a record with this UTC RFC 3339 `timestamp` and these fields."""
         key = timestamp[: self._prefix_len]
-        values = (
-            tuple(_field_value(fields, path) for kind, path in self._segments if kind == "field")
-            if self._has_fields
-            else ()
-        )
+        return self._name(key.encode() if isinstance(key, str) else key, self._values(fields))
+
+    def render_all(self, block: Documents) -> list[str]:
+        """The index of each document of `block`: one look-up per distinct time prefix."""
+        count = len(block)
+        if not count:
+            return []
+        values = self._values(block.fields)
+        keys = list(map(itemgetter(slice(0, self._prefix_len)), block.times))
+        if keys.count(keys[0]) == count:
+            return [self._name(keys[0], values)] * count
+        names = {key: self._name(key, values) for key in set(keys)}  # a block over midnight
+        return list(map(names.__getitem__, keys))
+
+    def _values(self, fields: Mapping[str, Any]) -> tuple[str, ...]:
+        """The placeholders' values in `fields`, in pattern order."""
+        if not self._has_fields:
+            return ()
+        return tuple(_field_value(fields, path) for kind, path in self._segments if kind == "field")
+
+    def _name(self, key: bytes, values: tuple[str, ...]) -> str:
         name = self._names.get((key, values))
         return name if name is not None else self._build(key, values)
 
-    def render_all(self, events: Sequence[Event]) -> list[str]:
-        """The index of each event; consecutive events of one file and day share one lookup."""
-        names: list[str] = []
-        append = names.append
-        length = self._prefix_len
-        last_key: str | None = None
-        last_fields: Mapping[str, Any] | None = None
-        name = ""
-        for event in events:
-            key = event.timestamp[:length]
-            if key != last_key or event.fields is not last_fields:
-                last_key, last_fields = key, event.fields
-                name = self.render(event.timestamp, event.fields)
-            append(name)
-        return names
-
-    def _build(self, key: str, values: tuple[str, ...]) -> str:
+    def _build(self, key: bytes, values: tuple[str, ...]) -> str:
         when = _parse_prefix(key)
         cacheable = when is not None
         if when is None:  # not a timestamp we understand: file it under the current time
@@ -150,7 +152,7 @@ def _prefix_length(directives: set[str]) -> int:
     return 19  # YYYY-MM-DDTHH:MM:SS
 
 
-def _parse_prefix(key: str) -> datetime | None:
+def _parse_prefix(key: bytes) -> datetime | None:
     """`YYYY-MM-DD[THH[:MM[:SS]]]` as a UTC datetime, without a general parser."""
     try:
         return datetime(

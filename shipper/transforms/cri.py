@@ -119,4 +119,3 @@ class CriParser:
             content = content[:-1]
         text, truncated = bounded_text(content, asm.limit)
         out.append(Record(ts.decode("ascii"), stream, text, start, truncated))
-

@@ -1,4 +1,4 @@
-"""Helpers for the sink tests: events with real tickets, quick settings, polling."""
+"""Helpers for the sink tests: documents with real tickets, quick settings, polling."""
 
 from __future__ import annotations
 
@@ -13,11 +13,17 @@ from typing import Any
 import orjson
 
 from shipper.observe.metrics import Metrics
-from shipper.record import AckTracker, Event
+from shipper.record import AckTracker, Documents
 from shipper.settings import Output, Settings
 from shipper.sinks.elasticsearch import ElasticsearchSink
 
 FIELDS = {"kubernetes": {"namespace_name": "default", "pod_name": "web-1"}}
+ID_PREFIX = "id-"
+
+
+def doc_id(n: int) -> str:
+    """The id `Acks.events` gives record `n`: the prefix and its offset in hex."""
+    return f"{ID_PREFIX}{n * 100:x}"
 
 
 class Acks:
@@ -40,16 +46,23 @@ class Acks:
         timestamp: str = "2024-05-01T12:00:00.123456789Z",
         fields: Mapping[str, Any] = FIELDS,
         doc: Mapping[str, Any] | None = None,
-    ) -> list[Event]:
-        """`count` events, record `start + i` at offset (start + i) * 100, grouped in tickets."""
-        events = []
+    ) -> list[Documents]:
+        """`count` documents, record `start + i` at offset (start + i) * 100 with the id
+        `doc_id(start + i)`, in blocks of `per_ticket`, one ticket each."""
+        blocks = []
         for first in range(start, start + count, per_ticket):
             size = min(per_ticket, start + count - first)
             ticket = self.tracker.issue(size, resume=(first + size) * 100, nbytes=size * 100)
-            for n in range(first, first + size):
-                body = {"@timestamp": timestamp, "log": f"line {n}", **fields, **(doc or {})}
-                events.append(Event(orjson.dumps(body), f"id-{n}", timestamp, fields, ticket))
-        return events
+            numbers = range(first, first + size)
+            docs = [
+                orjson.dumps({"@timestamp": timestamp, "log": f"line {n}", **fields, **(doc or {})})
+                + b"\n"
+                for n in numbers
+            ]
+            times = [timestamp.encode()] * size
+            offsets = [n * 100 for n in numbers]
+            blocks.append(Documents(docs, times, offsets, ID_PREFIX, fields, ticket))
+        return blocks
 
     @property
     def committed(self) -> int:

@@ -1,25 +1,32 @@
 import orjson
 import pytest
 
+from shipper.record import AckTracker, Documents
 from shipper.sinks.bulk import (
+    BulkBatch,
     BulkResponseError,
     ItemError,
-    encode_bulk,
+    action_lines,
     parse_bulk_response,
     request_error,
 )
 from tests.sinks.support import Acks
 
+DOCS = [b'{"log":"a"}\n', b'{"log":"b\\n"}\n', b"{}\n"]
 
-def _events(n: int = 2) -> list:
-    events = Acks().events(n)
-    for event, doc in zip(events, [b'{"log":"a"}', b'{"log":"b\\n"}', b"{}"], strict=False):
-        event.doc = doc
-    return events
+
+def _block(n: int = 2, ids: list[str] | None = None, prefix: str = "id-") -> Documents:
+    ticket = AckTracker(0, lambda _: None, lambda _: None).issue(n, resume=n, nbytes=0)
+    times = [b"2024-05-01T12:00:00Z"] * n
+    return Documents(DOCS[:n], times, list(range(n)), prefix, {}, ticket, ids)
+
+
+def _body(block: Documents, indices: list[str], op_type: str, with_ids: bool) -> bytes:
+    return BulkBatch([block], action_lines(block, indices, op_type, with_ids), indices).body()
 
 
 def test_create_with_ids_byte_exact() -> None:
-    body = encode_bulk(_events(), ["logstash-2024.05.01", "other"], "create", with_ids=True)
+    body = _body(_block(), ["logstash-2024.05.01", "other"], "create", with_ids=True)
     assert body == (
         b'{"create":{"_index":"logstash-2024.05.01","_id":"id-0"}}\n{"log":"a"}\n'
         b'{"create":{"_index":"other","_id":"id-1"}}\n{"log":"b\\n"}\n'
@@ -27,29 +34,85 @@ def test_create_with_ids_byte_exact() -> None:
 
 
 def test_index_op_without_ids() -> None:
-    body = encode_bulk(_events(), ["i", "i"], "index", with_ids=False)
+    body = _body(_block(), ["i", "i"], "index", with_ids=False)
     assert (
         body == b'{"index":{"_index":"i"}}\n{"log":"a"}\n{"index":{"_index":"i"}}\n{"log":"b\\n"}\n'
     )
 
 
 def test_empty_id_is_left_out_and_strange_ids_are_escaped() -> None:
-    events = _events(3)
-    events[0].id = ""
-    events[1].id = 'a"b\\c'
-    body = encode_bulk(events, ["i", "i", "i"], "create", with_ids=True)
+    block = _block(3, ids=["", 'a"b\\c', "id-2"])
+    body = _body(block, ["i", "i", "i"], "create", with_ids=True)
     lines = body.split(b"\n")
     assert orjson.loads(lines[0]) == {"create": {"_index": "i"}}
     assert orjson.loads(lines[2]) == {"create": {"_index": "i", "_id": 'a"b\\c'}}
     assert len(lines) == 7 and lines[-1] == b""
 
 
-def test_body_is_valid_ndjson_for_many_events() -> None:
-    events = Acks().events(50)
-    body = encode_bulk(events, ["x"] * 50, "create", with_ids=True)
-    lines = body.rstrip(b"\n").split(b"\n")
+def test_one_template_per_block_escapes_percent_and_quotes_like_each_line_alone() -> None:
+    prefix = 'p%s"\\-'
+    block = _block(3, prefix=prefix)
+    block.offsets = [0, 255, 4096]
+    indices = ["a%d-2024"] * 3
+    lines = action_lines(block, indices, "create", with_ids=True)
+    assert [orjson.loads(line) for line in lines] == [
+        {"create": {"_index": "a%d-2024", "_id": f"{prefix}{offset:x}"}}
+        for offset in (0, 255, 4096)
+    ]
+    one_by_one = _block(3, ids=block.id_list())
+    assert lines == action_lines(one_by_one, indices, "create", with_ids=True)
+
+
+def test_body_is_valid_ndjson_for_many_documents() -> None:
+    blocks = Acks().events(50)
+    batch = BulkBatch([], [], [])
+    for block in blocks:
+        indices = ["x"] * len(block)
+        batch.add(block, 0, len(block), action_lines(block, indices, "create", True), indices)
+    lines = batch.body().rstrip(b"\n").split(b"\n")
     assert len(lines) == 100
     assert [orjson.loads(line)["log"] for line in lines[1::2]] == [f"line {n}" for n in range(50)]
+
+
+def _batch_of_parts() -> BulkBatch:
+    """Items 0-2: block a (whole); items 3-6: documents 1-4 of block b."""
+    acks = Acks()
+    (a,) = acks.events(3)
+    (b,) = acks.events(6, start=10)
+    batch = BulkBatch([], [], [])
+    for block, start, stop in ((a, 0, 3), (b, 1, 5)):
+        indices = [f"index-{n}" for n in range(len(block))]
+        batch.add(block, start, stop, action_lines(block, indices, "create", True), indices)
+    return batch
+
+
+def _logs(blocks: list[Documents]) -> list[str]:
+    return [orjson.loads(doc)["log"] for block in blocks for doc in block.docs]
+
+
+def test_a_batch_keeps_whole_blocks_and_slices_of_blocks() -> None:
+    batch = _batch_of_parts()
+    assert len(batch) == 7 and [len(block) for block in batch.blocks] == [3, 4]
+    assert batch.indices == ["index-0", "index-1", "index-2", *(f"index-{n}" for n in range(1, 5))]
+    lines = batch.body().split(b"\n")[:-1]
+    assert [orjson.loads(line)["log"] for line in lines[1::2]] == _logs(batch.blocks)
+    assert _logs(batch.blocks) == [f"line {n}" for n in (0, 1, 2, 11, 12, 13, 14)]
+
+
+def test_take_and_slice_map_items_back_to_their_blocks() -> None:
+    batch = _batch_of_parts()
+    a, b = batch.blocks
+    taken = batch.take([1, 4, 6])
+    assert _logs(taken.blocks) == ["line 1", "line 12", "line 14"]
+    assert [block.ticket for block in taken.blocks] == [a.ticket, b.ticket]
+    assert taken.actions == [batch.actions[1], batch.actions[4], batch.actions[6]]
+    assert taken.indices == ["index-1", "index-2", "index-4"]
+    assert [block.offsets for block in batch.blocks_at([5])] == [[1300]]
+    left, right = batch.slice(0, 4), batch.slice(4, 7)
+    assert _logs(left.blocks) == ["line 0", "line 1", "line 2", "line 11"]
+    assert _logs(right.blocks) == ["line 12", "line 13", "line 14"]
+    assert left.blocks[0] is a  # a whole block is kept, not copied
+    assert left.body() + right.body() == batch.body()
 
 
 def _answer(*items: tuple[str, int, dict | None], errors: bool = True) -> bytes:

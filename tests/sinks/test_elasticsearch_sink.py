@@ -10,13 +10,14 @@ import pytest
 import trustme
 
 from shipper.observe.metrics import Metrics
-from shipper.record import Event
+from shipper.record import Documents
 from shipper.sinks.bulk import BULK_FILTER_PATH
 from shipper.sinks.hosts import HostPool
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.sinks.support import (
     Acks,
     closed_port_url,
+    doc_id,
     es_settings,
     eventually,
     running,
@@ -26,16 +27,16 @@ from tests.sinks.support import (
 INDEX = "logstash-2024.05.01"
 
 
-def _all_acked_once(events: list[Event]) -> bool:
+def _all_acked_once(blocks: list[Documents]) -> bool:
     # a ticket acked twice would go below zero
-    return all(event.ticket.pending == 0 for event in events)
+    return all(block.ticket.pending == 0 for block in blocks)
 
 
 def _bulk_bodies(es: FakeElasticsearch) -> list[bytes]:
     return [r.body for r in es.requests if r.path == "/_bulk" and r.status == 200]
 
 
-async def test_delivers_every_event_once_and_acks(tmp_path: Path) -> None:
+async def test_delivers_every_document_once_and_acks(tmp_path: Path) -> None:
     metrics, acks = Metrics(), Acks()
     events = acks.events(250)
     with FakeElasticsearch() as es:
@@ -45,8 +46,8 @@ async def test_delivers_every_event_once_and_acks(tmp_path: Path) -> None:
             assert sink.failed == 0
         assert es.count() == 250
         stored = es.documents(INDEX)
-        assert sorted(stored) == sorted(f"id-{n}" for n in range(250))
-        assert stored["id-7"]["log"] == "line 7"
+        assert sorted(stored) == sorted(doc_id(n) for n in range(250))
+        assert stored[doc_id(7)]["log"] == "line 7"
         assert len(_bulk_bodies(es)) >= 7  # 250 / 40
     assert _all_acked_once(events)
     assert acks.committed == 25_000 and acks.commits[-1] == 25_000
@@ -132,11 +133,11 @@ async def test_mapping_conflict_is_dead_lettered_and_the_rest_delivered(tmp_path
         async with running(es_settings(tmp_path, es.url), metrics) as sink:
             await sink.send(events + bad + more)
             assert await sink.drain(5)
-        assert es.count() == 19 and "id-9" not in es.documents(INDEX)
+        assert es.count() == 19 and doc_id(9) not in es.documents(INDEX)
     assert _all_acked_once(events + bad + more) and acks.committed == 2000
     (line,) = (tmp_path / "dead-letter.ndjson").read_bytes().splitlines()
     entry = orjson.loads(line)
-    assert entry["index"] == INDEX and entry["id"] == "id-9" and entry["status"] == 400
+    assert entry["index"] == INDEX and entry["id"] == doc_id(9) and entry["status"] == 400
     assert entry["error"]["type"] == "document_parsing_exception"
     assert "status" in entry["error"]["reason"]
     assert entry["document"]["status"] == {"code": 1}
@@ -147,12 +148,14 @@ async def test_mapping_conflict_is_dead_lettered_and_the_rest_delivered(tmp_path
 async def test_a_request_refused_whole_is_halved_down_to_the_culprit(tmp_path: Path) -> None:
     metrics, acks = Metrics(), Acks()
     events = acks.events(10)
-    events[6].id = "x" * 600  # Elasticsearch refuses the whole request: ids are <= 512 bytes
+    (block,) = events
+    block.ids = block.id_list()
+    block.ids[6] = "x" * 600  # Elasticsearch refuses the whole request: ids are <= 512 bytes
     with FakeElasticsearch() as es:
         async with running(es_settings(tmp_path, es.url), metrics) as sink:
             await sink.send(events)
             assert await sink.drain(5)
-        assert es.count() == 9 and "id-6" not in es.documents()
+        assert es.count() == 9 and doc_id(6) not in es.documents()
     assert _all_acked_once(events)
     (line,) = (tmp_path / "dead-letter.ndjson").read_bytes().splitlines()
     entry = orjson.loads(line)
@@ -256,7 +259,7 @@ async def test_once_mode_gives_up_after_its_budget(tmp_path: Path) -> None:
             assert not await sink.drain(5)
             assert sink.failed == 30
         assert es.count() == 0
-    assert acks.commits == [] and all(event.ticket.pending > 0 for event in events)
+    assert acks.commits == [] and all(block.ticket.pending > 0 for block in events)
 
 
 async def test_drain_timeout_counts_what_is_left(tmp_path: Path) -> None:
@@ -314,7 +317,7 @@ async def test_es_id_none_lets_elasticsearch_choose(tmp_path: Path) -> None:
             assert await sink.drain(5)
         (body,) = _bulk_bodies(es)
         assert orjson.loads(body.split(b"\n")[0]) == {"index": {"_index": INDEX}}
-        assert es.count() == 5 and "id-0" not in es.documents()
+        assert es.count() == 5 and doc_id(0) not in es.documents()
 
 
 async def test_index_names_come_from_the_pattern(tmp_path: Path) -> None:
@@ -454,13 +457,13 @@ async def test_flush_soon_sends_a_partial_batch_without_waiting_out_the_interval
         assert es.count() == 3
 
 
-async def test_an_event_bigger_than_a_batch_goes_alone_and_the_next_ones_follow(
+async def test_a_document_bigger_than_a_batch_goes_alone_and_the_next_ones_follow(
     tmp_path: Path,
 ) -> None:
     acks = Acks()
     small = acks.events(3, start=0)
     big = acks.events(1, start=10)
-    big[0].doc = orjson.dumps({"log": "x" * 3000})
+    big[0].docs[0] = orjson.dumps({"log": "x" * 3000}) + b"\n"
     more = acks.events(3, start=20)
     with FakeElasticsearch() as es:
         settings = es_settings(tmp_path, es.url, batch_max_bytes=1024, concurrency=1)
@@ -473,3 +476,51 @@ async def test_an_event_bigger_than_a_batch_goes_alone_and_the_next_ones_follow(
         sizes = sorted(body.count(b"\n") // 2 for body in _bulk_bodies(es))
         assert 1 in sizes  # the big one went alone
         assert all(_all_acked_once(group) for group in (small, big, more))
+
+
+async def test_a_batch_cut_inside_a_block_acks_exactly_its_part(tmp_path: Path) -> None:
+    acks = Acks()
+    (first,) = acks.events(6, per_ticket=6)
+    (second,) = acks.events(5, start=6, per_ticket=5)
+    with FakeElasticsearch() as es:
+        settings = es_settings(
+            tmp_path, es.url, batch_max_records=4, flush_interval=30.0, concurrency=1
+        )
+        async with running(settings) as sink:
+            await sink.send([first])  # 4 go at once; 2 wait in the open batch
+            await eventually(lambda: first.ticket.pending == 2)
+            await sink.send([second])  # the 2 with 2 of the second block; 3 wait
+            await eventually(lambda: first.ticket.pending == 0 and second.ticket.pending == 3)
+            assert acks.commits == [600]
+            sink.flush_soon()  # reaches the open batch though the flusher waited on the last one
+            await eventually(lambda: second.ticket.pending == 0)
+            await asyncio.sleep(0.1)  # no ack comes twice
+        assert es.count() == 11
+    assert _all_acked_once([first, second]) and acks.commits == [600, 1100]
+
+
+async def test_an_item_refused_in_the_second_block_of_a_request_is_dead_lettered(
+    tmp_path: Path,
+) -> None:
+    metrics, acks = Metrics(), Acks()
+    (one,) = acks.events(4, fields={"kubernetes": {"namespace_name": "one"}})
+    (two,) = acks.events(5, start=4, fields={"kubernetes": {"namespace_name": "two"}})
+    bad = {"@timestamp": "2024-05-01T12:00:00Z", "log": "line 6", "status": {"code": 1}}
+    two.docs[2] = orjson.dumps(bad) + b"\n"
+    with FakeElasticsearch() as es:
+        es.put_mapping("logs-two-2024.05.01", "status", "keyword")
+        settings = es_settings(
+            tmp_path, es.url, es_index="logs-{kubernetes.namespace_name}-%Y.%m.%d"
+        )
+        async with running(settings, metrics) as sink:
+            await sink.send([one, two])
+            assert await sink.drain(5)
+        assert len(_bulk_bodies(es)) == 1  # both blocks went in one request
+        assert len(es.documents("logs-one-2024.05.01")) == 4
+        assert sorted(es.documents("logs-two-2024.05.01")) == [doc_id(n) for n in (4, 5, 7, 8)]
+    assert _all_acked_once([one, two]) and acks.committed == 900
+    (line,) = (tmp_path / "dead-letter.ndjson").read_bytes().splitlines()
+    entry = orjson.loads(line)
+    assert entry["index"] == "logs-two-2024.05.01" and entry["id"] == doc_id(6)
+    assert entry["document"] == bad
+    assert sample(metrics, "shipper_records_delivered_total") == 8

@@ -1,5 +1,6 @@
 import pytest
 
+from shipper.record import AckTracker, Documents
 from shipper.sinks.index_name import MISSING, IndexPattern, compile_index_pattern
 
 TS = "2024-05-01T23:59:58.123456789Z"
@@ -82,3 +83,31 @@ def test_wildcard_replaces_the_dynamic_part(pattern: str, wildcard: str) -> None
 
 def test_compiled_patterns_are_cached() -> None:
     assert compile_index_pattern("x-%Y") is compile_index_pattern("x-%Y")
+
+
+def _block(*times: str, fields: dict | None = None) -> Documents:
+    ticket = AckTracker(0, lambda _: None, lambda _: None).issue(len(times), 0, 0)
+    docs = [b"{}\n"] * len(times)
+    stamps = [time.encode() for time in times]
+    return Documents(docs, stamps, list(range(len(times))), "p-", fields or {}, ticket)
+
+
+def test_render_all_names_a_block_of_one_day_with_one_name() -> None:
+    pattern = IndexPattern("logs-{kubernetes.namespace_name}-%Y.%m.%d")
+    names = pattern.render_all(_block(TS, "2024-05-01T00:00:00Z", TS, fields=FIELDS))
+    assert names == ["logs-kube-system-2024.05.01"] * 3
+    assert pattern.render_all(_block()) == []
+
+
+def test_render_all_follows_a_block_over_midnight() -> None:
+    pattern = IndexPattern("logstash-%Y.%m.%d")
+    block = _block(TS, "2024-05-02T00:00:00Z", TS, "garbage")
+    names = pattern.render_all(block)
+    assert names[:3] == ["logstash-2024.05.01", "logstash-2024.05.02", "logstash-2024.05.01"]
+    assert names[3].startswith("logstash-20")
+
+
+def test_bytes_and_text_timestamps_share_the_cache() -> None:
+    pattern = IndexPattern("logs-%Y.%m.%d")
+    assert pattern.render(TS.encode(), {}) == pattern.render(TS, {}) == "logs-2024.05.01"
+    assert len(pattern._names) == 1

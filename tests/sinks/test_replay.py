@@ -6,20 +6,21 @@ from pathlib import Path
 import orjson
 import pytest
 
+from shipper.record import Documents
 from shipper.settings import Settings
 from shipper.sinks.bulk import Rejected
 from shipper.sinks.dead_letter import encode_entry
 from shipper.sinks.replay import replay_dead_letter
 from tests.fakes.elasticsearch import FakeElasticsearch
-from tests.sinks.support import Acks, closed_port_url, es_settings, running
+from tests.sinks.support import Acks, closed_port_url, doc_id, es_settings, running
 
 INDEX = "logstash-2024.05.01"
 ERROR = {"type": "document_parsing_exception", "reason": "earlier"}
 
 
-async def _ship(settings: Settings, events: list) -> None:
+async def _ship(settings: Settings, blocks: list[Documents]) -> None:
     async with running(settings) as sink:
-        await sink.send(events)
+        await sink.send(blocks)
         assert await sink.drain(5)
 
 
@@ -44,7 +45,7 @@ def test_replay_keeps_what_is_still_refused_then_empties_the_file(
         assert replay_dead_letter(settings, str(dead_letter)) == 1  # the cause is not fixed
         assert "replayed 0, still rejected 2, kept in" in capsys.readouterr().out
         kept = [orjson.loads(line) for line in dead_letter.read_bytes().splitlines()]
-        assert [entry["id"] for entry in kept] == ["id-5", "id-6"]
+        assert [entry["id"] for entry in kept] == [doc_id(5), doc_id(6)]
         assert kept[0]["document"]["status"] == {"code": 1}
         assert kept[0]["error"]["type"] == "document_parsing_exception"
         assert kept[0]["time"] >= first_time
@@ -54,9 +55,10 @@ def test_replay_keeps_what_is_still_refused_then_empties_the_file(
         assert f"replayed 2, still rejected 0, kept in {dead_letter}" in capsys.readouterr().out
         assert dead_letter.read_bytes() == b""
         stored = es.documents(INDEX)
-        assert sorted(stored) == ["id-5", "id-6"] and stored["id-6"]["log"] == "line 6"
+        assert sorted(stored) == [doc_id(5), doc_id(6)] and stored[doc_id(6)]["log"] == "line 6"
         bulk = [r for r in es.requests if r.path == "/_bulk"]
-        assert b'{"create":{"_index":"logstash-2024.05.01","_id":"id-6"}}' in bulk[-1].body
+        action = b'{"create":{"_index":"logstash-2024.05.01","_id":"%s"}}' % doc_id(6).encode()
+        assert action in bulk[-1].body
 
 
 def test_documents_already_stored_count_as_replayed(tmp_path: Path) -> None:

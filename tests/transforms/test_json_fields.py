@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shipper.observe.metrics import Metrics
-from shipper.record import AckTracker, Record
+from shipper.record import AckTracker, Record, Records
 from shipper.settings import Settings
 from shipper.transforms.document import DocumentEncoder
 from shipper.transforms.json_fields import JsonFields, json_wanted
@@ -39,7 +39,7 @@ def encode(key: str | None, *logs: str, truncated: bool = False) -> list[dict[st
     records = [
         Record("2024-05-01T12:00:00.5Z", "stdout", log, i, truncated) for i, log in enumerate(logs)
     ]
-    docs = [strict(event.doc) for event in encoder.encode(records, ticket)]
+    docs = [strict(doc) for doc in encoder.encode(Records.of(records), ticket).docs]
     failures = metrics.registry.get_sample_value("shipper_json_parse_failures_total")
     return [*docs, {"failures": failures}]
 
