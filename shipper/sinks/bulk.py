@@ -11,7 +11,7 @@ for good (other 4xx), so one bad document never holds back or doubles the rest.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, repeat
 from typing import Any, NamedTuple
@@ -134,10 +134,23 @@ class BulkBatch:
 
     def body(self) -> bytes:
         """The NDJSON body: each action line, then its document (both end in a newline)."""
+        return b"".join(self._parts())
+
+    def pieces(self, size: int) -> tuple[int, Iterator[bytes]]:
+        """The body's length, and the body in pieces of about `size` bytes.
+
+        Each piece is joined only when the previous one was sent, so a request in
+        flight holds one piece rather than a second copy of all its documents.
+        """
+        parts = self._parts()
+        ends = list(accumulate(map(len, parts)))
+        return (ends[-1] if ends else 0), _joined_runs(parts, ends, size)
+
+    def _parts(self) -> list[bytes]:
         parts = [b""] * (2 * len(self.actions))
         parts[0::2] = self.actions
         parts[1::2] = chain.from_iterable(block.docs for block in self.blocks)
-        return b"".join(parts)
+        return parts
 
     def slice(self, start: int, stop: int) -> BulkBatch:
         """Items `start` to `stop` (halving a request refused whole)."""
@@ -166,6 +179,15 @@ class BulkBatch:
             n = bisect_right(starts, position) - 1
             rows.setdefault(n, []).append(position - starts[n])
         return [self.blocks[n].pick(picked) for n, picked in rows.items()]
+
+
+def _joined_runs(parts: list[bytes], ends: list[int], size: int) -> Iterator[bytes]:
+    """`parts` joined in runs of about `size` bytes (`ends`: their running total)."""
+    i, done = 0, 0
+    while i < len(parts):
+        j = max(bisect_right(ends, done + size, i), i + 1)
+        yield b"".join(parts[i:j])
+        i, done = j, ends[j - 1]
 
 
 def _part(block: Documents, start: int, stop: int) -> Documents:

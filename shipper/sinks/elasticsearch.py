@@ -25,7 +25,7 @@ import gzip
 import logging
 import time
 from bisect import bisect_right
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from itertools import accumulate, chain
 from operator import add
 
@@ -56,6 +56,7 @@ from shipper.sinks.template import TemplateInstaller
 log = logging.getLogger("shipper.elasticsearch")
 
 RejectHandler = Callable[[Sequence[Rejected]], Awaitable[None]]
+PIECE_BYTES = 256 * 1024  # a body is joined and sent this much at a time
 GZIP_LEVEL = 3  # most of the size gain of level 9 at a fraction of its CPU
 BATCHES_PER_WORKER = 2
 _SPLIT_STATUSES = (400, 413)  # the request as a whole is refused: find the culprit
@@ -302,18 +303,18 @@ class ElasticsearchSink:
                 chunks.append(chunk.take(answer.retry))
                 await self._pause(backoff)
 
-    async def _post(self, url: str, body: bytes) -> tuple[int, bytes]:
-        """POST `body`; the answer's status and content.
+    async def _post(self, url: str, length: int, body: Iterable[bytes]) -> tuple[int, bytes]:
+        """POST the `length` bytes of `body`; the answer's status and content.
 
         httpx keeps each response and its request in a reference cycle, freed only by the
-        next full garbage collection: the body goes as a stream that lets go of it once
-        sent, and the answer is read into our own bytes, so the cycle holds neither.
+        next full garbage collection: the body goes as a stream that lets go of each piece
+        once sent, and the answer is read into our own bytes, so the cycle holds neither.
         """
         request = self._http.build_request(
             "POST",
             url,
-            content=_once(body),
-            headers={**self._headers, "Content-Length": str(len(body))},
+            content=_stream(body),
+            headers={**self._headers, "Content-Length": str(length)},
             params=self._params,
         )
         response = await self._http.send(request, stream=True)
@@ -325,14 +326,16 @@ class ElasticsearchSink:
     async def _request(self, host: str, batch: BulkBatch) -> BulkOutcome | ItemError:
         """One `_bulk` request: its items' outcome, or (400/413) why it was refused whole."""
         op_type = self._settings.es_op_type
-        body = batch.body()
         if self._settings.es_compression == "gzip":
-            body = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL)
+            body = await asyncio.to_thread(gzip.compress, batch.body(), GZIP_LEVEL)
+            length, pieces = len(body), iter((body,))
+        else:
+            length, pieces = batch.pieces(PIECE_BYTES)
         metrics = self._metrics
         started = time.monotonic()
         try:
             async with asyncio.timeout(self._settings.request_timeout):
-                status, content = await self._post(f"{host}/_bulk", body)
+                status, content = await self._post(f"{host}/_bulk", length, pieces)
         except (httpx.HTTPError, TimeoutError) as exc:
             metrics.bulk_requests.labels(status="error").inc()
             metrics.output_up.set(0)
@@ -439,6 +442,7 @@ class ElasticsearchSink:
         return self._client
 
 
-async def _once(body: bytes) -> AsyncIterator[bytes]:
-    """The body as a stream that holds it only until it is sent."""
-    yield body
+async def _stream(pieces: Iterable[bytes]) -> AsyncIterator[bytes]:
+    """The body as a stream that holds each piece only until it is sent."""
+    for piece in pieces:
+        yield piece
