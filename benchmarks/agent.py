@@ -106,6 +106,17 @@ class AgentProcess:
             time.sleep(0.05)
         raise AgentFailed(f"the agent was not ready within {timeout} s: {self.log_tail()}")
 
+    def metric(self, name: str) -> float:
+        """A sample's value from the agent's `/metrics` (0 when absent or unreachable)."""
+        try:
+            text = httpx.get(f"http://127.0.0.1:{self._port}/metrics", timeout=1).text
+        except httpx.HTTPError:
+            return 0.0
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
+
     def wait(self, timeout: float) -> Usage:
         """Until the agent exits; killed (and `AgentFailed`) after `timeout` seconds."""
         assert self._proc is not None

@@ -168,7 +168,8 @@ def run_fairness(
 ) -> dict[str, Any]:
     """A quiet container's delays while a big backlog in another one is read.
 
-    The window ends after `seconds`, or earlier once the backlog is delivered.
+    The quiet container writes until the agent has read the whole backlog (or for
+    `seconds`): every line measured was written while the flood was being read.
     """
     flood, summary = prepare_tree(cache, FLOOD_RECORDS, 1, seed)
     root = work / "fairness"
@@ -187,12 +188,16 @@ def run_fairness(
             writer = PacedWriter([quiet], QUIET_RATE, _QUIET_MARKER)
             writer.start()
             started = time.monotonic()
-            _wait_until(lambda: endpoint.stats()["distinct"] >= summary.records, seconds)
+
+            def flood_read() -> bool:
+                return agent.metric("shipper_read_bytes_total") >= summary.bytes
+
+            _wait_until(flood_read, seconds)
             window = time.monotonic() - started
             written = writer.stop()
+            _wait_until(lambda: endpoint.stats()["distinct"] >= summary.records + written, seconds)
             counts = endpoint.stats()
             flood_delivered = counts["distinct"] - counts["tracked"]
-            _wait_until(lambda: endpoint.stats()["tracked"] >= written, _SETTLE_SECONDS)
             usage = agent.stop()
         finally:
             agent.close()

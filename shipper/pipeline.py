@@ -205,6 +205,7 @@ class Pipeline:
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._caught_up = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._files: defaultdict[_PodKey, set[FilePipeline]] = defaultdict(set)
         if enricher.kube is not None:
@@ -240,6 +241,12 @@ class Pipeline:
         for consumer in self._files.get((meta.namespace, meta.name), ()):
             consumer.apply(meta)
 
+    def caught_up(self) -> None:
+        """A backlog ran out: once what waits is handed over, the sink sends it at once
+        rather than after the flush interval."""
+        self._caught_up = True
+        self._ready.set()
+
     def submit(self, documents: Documents) -> None:
         self._outbox.append(documents)
         self._idle.clear()
@@ -254,6 +261,9 @@ class Pipeline:
                 while self._outbox:
                     blocks, self._outbox = self._outbox, []
                     await self.sink.send(blocks)
+                if self._caught_up:
+                    self._caught_up = False
+                    self.sink.flush_soon()
                 if not self._tasks:
                     self._idle.set()
         finally:

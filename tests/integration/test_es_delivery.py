@@ -107,6 +107,24 @@ def test_thirty_second_outage_loses_and_doubles_nothing(
     assert_exactly_once(es, cs)
 
 
+def test_the_tail_of_a_backlog_does_not_wait_out_the_flush_interval(
+    tmp_path: Path, es: FakeElasticsearch
+) -> None:
+    root, state = tmp_path / "node", tmp_path / "state"
+    (c,) = containers(root, 1)
+    c.write(f"{c.pod} backlog {i} {'x' * 100}" for i in range(25_000))  # several reads
+    running = agent(root, state, es, once=False, SHIPPER_FLUSH_INTERVAL="60s").start()
+    running.wait_ready()
+    # batches of 10,000 go when full; the last, partial one when the backlog runs out
+    wait_for(lambda: es.count() == 25_000, timeout=20, what="the whole backlog")
+    c.write([f"{c.pod} steady 1"])  # caught up: a new line waits for its batch to fill
+    time.sleep(1.0)
+    assert es.count() == 25_000
+    code, err = running.terminate()
+    assert code == 0, err.decode()[-2000:]
+    assert_exactly_once(es, [c])
+
+
 def test_thirty_percent_of_items_rejected_with_429(tmp_path: Path, es: FakeElasticsearch) -> None:
     root, state = tmp_path / "node", tmp_path / "state"
     cs = containers(root, 3)

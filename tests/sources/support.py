@@ -78,11 +78,15 @@ class RecordingConsumer:
         self.files: list[RecordedFile] = []
         self.pending: list[Ticket] = []
         self.feeds: list[tuple[str, int]] = []  # (path, nbytes) in feed order
+        self.caught_up_at: list[int] = []  # bytes fed so far, at each `caught_up`
 
     def open(self, file: FileInfo, tracker: AckTracker) -> RecordedFile:
         recorded = RecordedFile(file, tracker, self)
         self.files.append(recorded)
         return recorded
+
+    def caught_up(self) -> None:
+        self.caught_up_at.append(self.total)
 
     def ack(self, count: int | None = None) -> None:
         """Acknowledge the oldest `count` held tickets (all by default)."""

@@ -54,6 +54,22 @@ async def test_a_flooding_file_does_not_starve_a_quiet_one(tails: TailFactory) -
     await until(lambda: len(tail.consumer.fed(flood)) == flood.stat().st_size, timeout=10)
 
 
+async def test_the_end_of_a_backlog_is_announced_once_and_steady_writes_never(
+    tails: TailFactory,
+) -> None:
+    path = tails.logs / "app.log"
+    backlog = lines("old", 0, 60_000)  # 2.4 MB: more than one round reads of a file
+    path.write_bytes(backlog)
+    tail = await tails.start()
+    await until(lambda: tail.consumer.caught_up_at == [len(backlog)])
+    for batch in range(5):  # each write is read whole in one round: nothing to announce
+        append(path, lines("new", batch * 10, 10))
+        await until(
+            lambda: tail.source.lag_bytes == 0 and tail.consumer.total == path.stat().st_size
+        )
+    assert tail.consumer.caught_up_at == [len(backlog)]
+
+
 async def test_spent_budget_pauses_reading_until_acks_free_it(tails: TailFactory) -> None:
     path = tails.logs / "big.log"
     data = lines("b", 0, 20_000)  # 800 KB

@@ -38,3 +38,6 @@ class FileConsumer(Protocol):
 class Consumer(Protocol):
     def open(self, file: FileInfo, tracker: AckTracker) -> FileConsumer:
         """Start consuming a newly followed file whose acknowledgements go to `tracker`."""
+
+    def caught_up(self) -> None:
+        """A backlog just ran out: everything written so far has been fed."""

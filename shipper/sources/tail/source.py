@@ -68,6 +68,7 @@ class TailSource:
         self._last_save = 0.0
         self._denied: set[str] = set()
         self._started = False
+        self._behind = False  # a round left bytes unread: a backlog is being read
         self.files_followed = 0  # files followed since the start (for --once's progress)
 
     @property
@@ -108,6 +109,9 @@ class TailSource:
                 if self._positions.dirty and now - self._last_save >= SAVE_INTERVAL:
                     self.save_positions()
                 if idle:
+                    if self._behind:  # the tail of a backlog need not wait for more
+                        self._behind = False
+                        self._consumer.caught_up()
                     if self._settings.once:
                         read_all = True
                         break
@@ -285,6 +289,7 @@ class TailSource:
             ):
                 idle = False
                 got, paused = await self._read_file(f)
+                self._behind = self._behind or paused or f.unread > 0
                 if paused:  # the files served go last next round, so none is favoured
                     self._rotate_order([*served, f] if got else served)
                     return False
