@@ -136,15 +136,14 @@ class BulkBatch:
         """The NDJSON body: each action line, then its document (both end in a newline)."""
         return b"".join(self._parts())
 
-    def pieces(self, size: int) -> tuple[int, Iterator[bytes]]:
-        """The body's length, and the body in pieces of about `size` bytes.
+    def pieces(self, documents: int) -> tuple[int, Iterator[bytes]]:
+        """The body's length, and the body in pieces of `documents` documents each.
 
         Each piece is joined only when the previous one was sent, so a request in
         flight holds one piece rather than a second copy of all its documents.
         """
         parts = self._parts()
-        ends = list(accumulate(map(len, parts)))
-        return (ends[-1] if ends else 0), _joined_runs(parts, ends, size)
+        return sum(map(len, parts)), _joined_runs(parts, 2 * documents)
 
     def _parts(self) -> list[bytes]:
         parts = [b""] * (2 * len(self.actions))
@@ -181,13 +180,10 @@ class BulkBatch:
         return [self.blocks[n].pick(picked) for n, picked in rows.items()]
 
 
-def _joined_runs(parts: list[bytes], ends: list[int], size: int) -> Iterator[bytes]:
-    """`parts` joined in runs of about `size` bytes (`ends`: their running total)."""
-    i, done = 0, 0
-    while i < len(parts):
-        j = max(bisect_right(ends, done + size, i), i + 1)
-        yield b"".join(parts[i:j])
-        i, done = j, ends[j - 1]
+def _joined_runs(parts: list[bytes], run: int) -> Iterator[bytes]:
+    """`parts` joined `run` at a time."""
+    for i in range(0, len(parts), run):
+        yield b"".join(parts[i : i + run])
 
 
 def _part(block: Documents, start: int, stop: int) -> Documents:

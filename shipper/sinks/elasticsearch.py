@@ -56,7 +56,7 @@ from shipper.sinks.template import TemplateInstaller
 log = logging.getLogger("shipper.elasticsearch")
 
 RejectHandler = Callable[[Sequence[Rejected]], Awaitable[None]]
-PIECE_BYTES = 256 * 1024  # a body is joined and sent this much at a time
+PIECE_DOCUMENTS = 500  # a body is joined and sent this many documents (~250 KiB) at a time
 GZIP_LEVEL = 3  # most of the size gain of level 9 at a fraction of its CPU
 BATCHES_PER_WORKER = 2
 _SPLIT_STATUSES = (400, 413)  # the request as a whole is refused: find the culprit
@@ -330,7 +330,7 @@ class ElasticsearchSink:
             body = await asyncio.to_thread(gzip.compress, batch.body(), GZIP_LEVEL)
             length, pieces = len(body), iter((body,))
         else:
-            length, pieces = batch.pieces(PIECE_BYTES)
+            length, pieces = batch.pieces(PIECE_DOCUMENTS)
         metrics = self._metrics
         started = time.monotonic()
         try:

@@ -61,9 +61,12 @@ class IndexPattern:
         if not count:
             return []
         values = self._values(block.fields)
-        keys = list(map(itemgetter(slice(0, self._prefix_len)), block.times))
-        if keys.count(keys[0]) == count:
-            return [self._name(keys[0], values)] * count
+        length = self._prefix_len
+        # Times sort as text: when the earliest and latest share a prefix, all do.
+        first = min(block.times)[:length]
+        if max(block.times)[:length] == first:
+            return [self._name(first, values)] * count
+        keys = list(map(itemgetter(slice(0, length)), block.times))
         names = {key: self._name(key, values) for key in set(keys)}  # a block over midnight
         return list(map(names.__getitem__, keys))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from itertools import accumulate, repeat
-from operator import itemgetter
+from operator import add, itemgetter
 
 from shipper.record import Record, Records
 from shipper.transforms.lines import Assembler, bounded_text
@@ -40,7 +40,7 @@ class CriParser:
         if not lines:
             return
         asm = self._asm
-        starts = list(accumulate(map((1).__add__, map(len, lines)), initial=offset))
+        starts = list(accumulate(map(add, map(len, lines), repeat(1)), initial=offset))
         columns, irregular = self._columns(lines)
         n = len(lines)
         i = 0
@@ -51,8 +51,7 @@ class CriParser:
                 j = irregular[at] if at < len(irregular) else n
                 if j > i:
                     stamps, streams, _, contents = columns
-                    texts = map(bytes.decode, contents[i:j], repeat("utf-8"), repeat("replace"))
-                    out.add_columns(stamps[i:j], streams[i:j], list(texts), starts[i:j])
+                    out.add_columns(stamps[i:j], streams[i:j], _texts(contents[i:j]), starts[i:j])
                     i = j
                     continue
             # line by line while a group is open, and for an irregular line
@@ -119,3 +118,11 @@ class CriParser:
             content = content[:-1]
         text, truncated = bounded_text(content, asm.limit)
         out.append(Record(ts.decode("ascii"), stream, text, start, truncated))
+
+
+def _texts(contents: tuple[bytes, ...]) -> list[str]:
+    """`contents` as text, invalid UTF-8 replaced (checking for it only when there is some)."""
+    try:
+        return list(map(bytes.decode, contents))
+    except UnicodeDecodeError:
+        return list(map(bytes.decode, contents, repeat("utf-8"), repeat("replace")))

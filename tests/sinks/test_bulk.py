@@ -74,21 +74,19 @@ def test_body_is_valid_ndjson_for_many_documents() -> None:
     assert [orjson.loads(line)["log"] for line in lines[1::2]] == [f"line {n}" for n in range(50)]
 
 
-@pytest.mark.parametrize("size", [1, 100, 1000, 1 << 20])
-def test_pieces_are_the_body_cut_near_their_size(size: int) -> None:
+@pytest.mark.parametrize("documents", [1, 7, 50, 500])
+def test_pieces_are_the_body_cut_every_so_many_documents(documents: int) -> None:
     blocks = Acks().events(50)
     batch = BulkBatch([], [], [])
     for block in blocks:
         indices = ["x"] * len(block)
         batch.add(block, 0, len(block), action_lines(block, indices, "create", True), indices)
-    length, pieces = batch.pieces(size)
+    length, pieces = batch.pieces(documents)
     cut = list(pieces)
     body = batch.body()
     assert b"".join(cut) == body and length == len(body)
-    # whole action lines and documents only: a piece passes `size` by at most its last part
-    longest = max(len(line) + 1 for line in body.split(b"\n"))
-    assert all(len(piece) < size + longest for piece in cut)
-    assert len(cut) == 1 if size >= len(body) else len(cut) >= len(body) // (size + longest)
+    assert [piece.count(b"\n") for piece in cut[:-1]] == [2 * documents] * (len(cut) - 1)
+    assert len(cut) == -(-50 // documents)
 
 
 def _batch_of_parts() -> BulkBatch:
