@@ -147,7 +147,7 @@ class FilePipeline:
             return
         records = read.records
         joiner = self._joiner
-        if joiner is not None:
+        if joiner is not None and not joiner.passes(records.texts):
             rows = joiner.join(list(records), read.before, read.exact)
             if read.last:
                 rows += joiner.flush()

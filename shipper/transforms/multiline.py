@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from itertools import compress
+from operator import itemgetter
 
 from shipper.record import Record
 from shipper.settings import Settings
@@ -28,6 +30,7 @@ from shipper.transforms.lines import bounded_text
 from shipper.transforms.multiline_rules import RULES, Rules, Step
 
 IDLE_SECONDS = 1.0
+_FIRST = itemgetter(slice(0, 1))
 MAX_SPANS = 256  # closed traces remembered for restart points; beyond, merged into one
 
 Span = tuple[int, int, int]  # (first line offset, last line offset, base) of a closed trace
@@ -98,6 +101,17 @@ class TraceJoiner:
     def idle(self) -> bool:
         """True when no trace is open."""
         return not self._open
+
+    def passes(self, texts: list[str]) -> bool:
+        """Whether records with these texts come out of `join` as they are: no trace is
+        open and none of them opens one (a check without a Python step per record)."""
+        rules = self.rules
+        if rules is None:
+            return True
+        if self._open:
+            return False
+        openable = map(rules.initials.__contains__, map(_FIRST, texts))
+        return not rules.opens.any(compress(texts, openable))
 
     def join(self, records: list[Record], before: int, exact: Callable[[], bool]) -> list[Record]:
         """The records of one read, in order, traces joined.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -41,6 +41,10 @@ class Steps:
         """The step `line` takes, or None when it is not one of them."""
         found = self._match(line)
         return None if found is None else self._steps[str(found.lastgroup)]
+
+    def any(self, lines: Iterable[str]) -> bool:
+        """Whether any of `lines` is one of these steps (matched in C, line after line)."""
+        return any(map(self._match, lines))
 
 
 class Rules:

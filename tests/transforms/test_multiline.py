@@ -6,6 +6,7 @@ import asyncio
 from typing import Any, cast
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -218,6 +219,27 @@ def test_a_python_exception_group_is_one_record() -> None:
 def test_a_go_panic_with_several_goroutines_is_one_record() -> None:
     f = run(cri_file(["serving on :8080", *GO_PANIC, "", "exit status 2"]), "go")
     assert f.logs() == ["serving on :8080", "\n".join(GO_PANIC), "", "exit status 2"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "lines"),
+    [
+        ("java", SPRING + SUPPRESSED),
+        ("python", PYTHON_CHAINED + PYTHON_GROUP),
+        ("go", GO_PANIC),
+    ],
+)
+def test_a_read_with_no_opening_line_passes_unless_a_trace_is_open(
+    kind: str, lines: list[str]
+) -> None:
+    rules = rules_for(kind)
+    assert rules is not None
+    opener = next(line for line in lines if rules.opens.match(line))
+    joiner = TraceJoiner(rules, 1 << 20)
+    plain = ["GET /orders 200", "ERROR db timeout", "retrying in 5 s"]
+    assert joiner.passes(plain) and not joiner.passes([*plain, opener])
+    joiner.join([Record("t", "stdout", opener, 0)], 0, lambda: True)
+    assert not joiner.passes(plain)  # a trace is open: the next lines may continue it
 
 
 def test_traces_join_per_stream_never_across_streams() -> None:
