@@ -2,7 +2,8 @@
 
 `send` builds each block's action lines and appends runs of whole blocks, or slices
 of them, to the open batch; a batch is cut at SHIPPER_BATCH_MAX_BYTES or
-_MAX_RECORDS, or when it has waited SHIPPER_FLUSH_INTERVAL. SHIPPER_CONCURRENCY
+_MAX_RECORDS, when it has waited SHIPPER_FLUSH_INTERVAL, or on `flush_soon`. A
+request's body is joined and sent a few hundred documents at a time. SHIPPER_CONCURRENCY
 workers each deliver one batch at a time; `send` waits while 2 batches per worker
 are already queued, and the byte budget the source holds until the acks bounds the
 rest. Nothing on the way from `send` to an acknowledged request steps through the
@@ -241,7 +242,8 @@ class ElasticsearchSink:
                 await self._cut()
 
     def flush_soon(self) -> None:
-        """Nothing more can come for now (the buffer is full): cut the open batch."""
+        """Nothing more can come for now (the buffer is full, or a backlog was just read):
+        cut the open batch."""
         if self._open:
             self._flush_now.set()
 
