@@ -93,16 +93,15 @@ class Metrics:
         self.build_info = Info("shipper_build", "The agent's version.", registry=r)
         self.build_info.info({"version": __version__})
 
-    def observe_latency(self, timestamp: str | bytes) -> None:
+    def observe_latency(self, timestamp: bytes) -> None:
         """One delivery latency sample: now minus a record's own UTC time.
 
         Sinks take one sample per write or request (parsing every timestamp would cost
         more than the write); documents without a time of their own (replays) are skipped.
         """
-        if isinstance(timestamp, bytes):
-            timestamp = timestamp.decode()
         if timestamp:
-            self.delivery_latency.observe(max(0.0, time.time() - epoch_seconds(timestamp)))
+            age = time.time() - epoch_seconds(timestamp.decode())
+            self.delivery_latency.observe(max(0.0, age))
 
     def dropped(self, reason: str, n: int = 1) -> None:
         """Count `n` records dropped for `reason` (a short snake_case word)."""

@@ -69,8 +69,7 @@ class DetectingDecoder:
         run = self._splitter.take()
         if run is not None:
             self._parse(*run, out)
-        for record in self._asm.flush(lambda opened: True):
-            out.append(record)
+        out.extend(Records.of(self._asm.flush(lambda opened: True)))
         self._publish()
         return out
 
