@@ -8,11 +8,9 @@ SPEC "The document" is the contract for the shape.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from itertools import repeat
-from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -23,7 +21,6 @@ from shipper.transforms.timestamps import to_utc
 
 _DOC = b'{"@timestamp":"%s","stream":"%s","log":%s%s\n'
 _TRUNCATED = b',"log_truncated":true'
-_FIRST = itemgetter(slice(0, 1))
 
 
 class DocumentEncoder:
@@ -60,37 +57,9 @@ class DocumentEncoder:
         for i in records.truncated:
             messages[i] += _TRUNCATED
         if self.json is not None:
-            _add_json_fields(self.json, records.texts, messages)
+            self.json.add_fields(records.texts, messages)
         docs = list(map(_DOC.__mod__, zip(times, records.streams, messages, repeat(self._suffix))))
         return Documents(docs, times, records.offsets, self._id_prefix, self.fields, ticket)
-
-
-def _add_json_fields(json: JsonFields, texts: list[str], messages: list[bytes]) -> None:
-    """Append each JSON object message's fields after it; count the messages that were not.
-
-    Only messages that begin with `{` (or with a blank, rare) can be objects: they are
-    found by C-level searches, and the plain text lines are never looked at one by one.
-    """
-    firsts = list(map(_FIRST, texts))
-    candidates: Iterable[int] = range(len(texts))
-    if " " not in firsts and "\t" not in firsts:
-        candidates = _indices(firsts, "{")
-    parsed = 0
-    for i in candidates:
-        fields = json.fields(texts[i])
-        if fields is not None:
-            messages[i] += fields
-            parsed += 1
-    json.failed(len(texts) - parsed)
-
-
-def _indices(items: list[str], value: str) -> list[int]:
-    """The positions of `value` in `items`, found by `list.index`."""
-    found: list[int] = []
-    with contextlib.suppress(ValueError):
-        while True:
-            found.append(items.index(value, found[-1] + 1 if found else 0))
-    return found
 
 
 def file_fields(

@@ -10,6 +10,10 @@ a JSON object (plain text, arrays, scalars, invalid JSON) stays plain text and i
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable
+from operator import itemgetter
+
 from orjson import JSONDecodeError, dumps, loads
 
 from shipper.observe.metrics import Metrics
@@ -18,6 +22,7 @@ from shipper.transforms.kubernetes import PodMetadata
 
 # Every top-level field a document of ours may carry (see DocumentEncoder).
 OUR_FIELDS = frozenset({"@timestamp", "stream", "log", "log_truncated", "docker", "kubernetes"})
+_FIRST = itemgetter(slice(0, 1))
 
 
 def json_wanted(settings: Settings, meta: PodMetadata | None) -> bool:
@@ -57,7 +62,31 @@ class JsonFields:
             value = {k: v for k, v in value.items() if k not in OUR_FIELDS}
         return b"," + dumps(value)[1:-1] if value else b""
 
-    def failed(self, n: int) -> None:
-        """Count `n` records that parsing left as plain text."""
-        if n:
-            self._metrics.json_parse_failures.inc(n)
+    def add_fields(self, texts: list[str], messages: list[bytes]) -> None:
+        """Append to `messages[i]` the fields of `texts[i]`; count the texts that had none.
+
+        Only a text beginning with `{`, or with a blank (rare), can be an object (see
+        `fields`): those are found by C-level searches, so plain lines are never looked
+        at one by one.
+        """
+        firsts = list(map(_FIRST, texts))
+        candidates: Iterable[int] = range(len(texts))
+        if " " not in firsts and "\t" not in firsts:
+            candidates = _indices(firsts, "{")
+        parsed = 0
+        for i in candidates:
+            fields = self.fields(texts[i])
+            if fields is not None:
+                messages[i] += fields
+                parsed += 1
+        if parsed < len(texts):
+            self._metrics.json_parse_failures.inc(len(texts) - parsed)
+
+
+def _indices(items: list[str], value: str) -> list[int]:
+    """The positions of `value` in `items`, found by `list.index`."""
+    found: list[int] = []
+    with contextlib.suppress(ValueError):
+        while True:
+            found.append(items.index(value, found[-1] + 1 if found else 0))
+    return found
