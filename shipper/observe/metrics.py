@@ -81,6 +81,18 @@ class Metrics:
             registry=r,
         )
         self.rotations = Counter("shipper_rotations", "File rotations followed.", registry=r)
+        self.compressed_read_bytes = Counter(
+            "shipper_compressed_read_bytes",
+            "Bytes read (as decompressed) from kubelet's gzipped copies of rotated files.",
+            registry=r,
+        )
+        self.lost_bytes = Counter(
+            "shipper_lost_bytes",
+            "Bytes deleted before they were read, by reason (at most: some may have been "
+            "delivered just before the agent stopped).",
+            ["reason"],
+            registry=r,
+        )
         self.truncations = Counter(
             "shipper_truncations", "Files found truncated and read again from 0.", registry=r
         )

@@ -10,8 +10,8 @@ sample trees under any root work the same as a node:
 
 - A *pods path* is one whose fourth-last component is a directory named ``pods``:
   ``…/pods/<pod dir>/<container>/<file>``, where the file is ``<n>.log`` or a rotated
-  ``<n>.log.<YYYYMMDD-hhmmss>``. It gives the namespace, pod, uid and container, or
-  only the uid and container in the old layout.
+  ``<n>.log.<YYYYMMDD-hhmmss>`` (or its ``.gz`` copy). It gives the namespace, pod, uid
+  and container, or only the uid and container in the old layout.
 - A *link name* is a file name shaped like kubelet's link, in any directory. It gives
   the pod, namespace, container and container id. Kubelet cuts link names at 255
   bytes, keeping ``.log``: a cut name still gives the pod and namespace when they
@@ -36,7 +36,7 @@ _UID = r"[0-9a-f]+(?:-[0-9a-f]+)*"  # a UUID, or the 32-hex hash of a static pod
 _POD_DIR = re.compile(rf"(?P<ns>{_LABEL})_(?P<pod>{_SUBDOMAIN})_(?P<uid>{_UID})")
 _OLD_POD_DIR = re.compile(rf"(?P<uid>{_UID})")
 _CONTAINER_DIR = re.compile(_LABEL)
-_LOG_FILE = re.compile(r"[0-9]+\.log(?:\.[0-9]{8}-[0-9]{6})?")
+_LOG_FILE = re.compile(r"[0-9]+\.log(?:\.[0-9]{8}-[0-9]{6}(?:\.gz)?)?")
 _LINK_NAME = re.compile(
     rf"(?P<pod>{_SUBDOMAIN})_(?P<ns>{_LABEL})_(?P<container>{_LABEL})-(?P<id>[0-9a-f]{{64}})\.log"
 )

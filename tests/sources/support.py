@@ -4,6 +4,7 @@ that runs a TailSource in the background, and kubelet's on-disk layout."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 from collections.abc import Callable
 from dataclasses import replace
@@ -222,9 +223,19 @@ class Kubelet:
         """Gzip-and-delete older rotations, rename `0.log` to `0.log.<stamp>`, create a new one."""
         for older in real.parent.glob(real.name + ".*"):
             if not older.name.endswith((".gz", ".tmp")):
-                older.with_name(older.name + ".gz").write_bytes(b"gz")
-                older.unlink()
+                Kubelet.compress(older)
         rotated = real.with_name(f"{real.name}.{stamp}")
         real.rename(rotated)
         real.touch()
         return rotated
+
+    @staticmethod
+    def compress(rotated: Path) -> Path:
+        """kubelet's compressLog: gzip into `<copy>.tmp`, rename it to `<copy>.gz`, delete
+        the plain copy."""
+        tmp = rotated.with_name(rotated.name + ".tmp")
+        tmp.write_bytes(gzip.compress(rotated.read_bytes()))
+        compressed = rotated.with_name(rotated.name + ".gz")
+        tmp.rename(compressed)
+        rotated.unlink()
+        return compressed

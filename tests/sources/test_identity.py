@@ -7,10 +7,11 @@ from pathlib import Path
 
 from shipper.sources.tail.identity import (
     FINGERPRINT_BYTES,
+    Fingerprint,
     file_key,
-    fingerprint,
     fingerprint_matches,
 )
+from shipper.sources.tail.readers import PlainReader
 
 
 def test_key_waits_for_a_complete_first_line_then_never_changes() -> None:
@@ -37,19 +38,20 @@ def test_key_after_truncation_differs_even_for_identical_content() -> None:
 def test_fingerprint_grows_with_a_short_file_and_detects_other_content(tmp_path: Path) -> None:
     path = tmp_path / "f.log"
     path.write_bytes(b"abc\n")
-    fd = os.open(path, os.O_RDONLY)
+    reader = PlainReader(os.open(path, os.O_RDONLY))
     try:
-        short = fingerprint(fd)
+        short = Fingerprint.of(reader.head())
         assert short.length == 4
         with open(path, "ab") as fh:
             fh.write(b"y" * 2000)
-        assert fingerprint_matches(fd, short)  # the first 4 bytes are unchanged
-        long = fingerprint(fd)
-        assert long.length == FINGERPRINT_BYTES and fingerprint_matches(fd, long)
+        assert fingerprint_matches(reader.head(), short)  # the first 4 bytes are unchanged
+        long = Fingerprint.of(reader.head())
+        assert long.length == FINGERPRINT_BYTES and fingerprint_matches(reader.head(), long)
         with open(path, "r+b") as fh:
             fh.write(b"X")
-        assert not fingerprint_matches(fd, short) and not fingerprint_matches(fd, long)
+        assert not fingerprint_matches(reader.head(), short)
+        assert not fingerprint_matches(reader.head(), long)
         os.truncate(path, 2)
-        assert not fingerprint_matches(fd, short)  # shorter than the fingerprint
+        assert not fingerprint_matches(reader.head(), short)  # shorter than the fingerprint
     finally:
-        os.close(fd)
+        reader.close()

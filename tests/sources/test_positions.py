@@ -14,7 +14,7 @@ from tests.sources.support import Kubelet, RecordingConsumer, TailFactory, appen
 
 
 def entry(path: str, ino: int, seen: float, offset: int = 10) -> Position:
-    return Position(1, ino, Fingerprint(3, "abcd"), "1:2:ff", offset, path, None, seen)
+    return Position(1, ino, Fingerprint(3, "abcd"), "1:2:ff", offset, path, None, seen, offset)
 
 
 def test_save_load_round_trip_and_prune(tmp_path: Path) -> None:
@@ -37,16 +37,13 @@ def test_match_requires_the_same_first_bytes(tmp_path: Path) -> None:
     path = tmp_path / "f.log"
     path.write_bytes(b"hello\n")
     store = Positions(str(tmp_path / "positions.json"))
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        st = os.fstat(fd)
-        saved = store.add(Position.begin(fd, st, str(path), None, 6, 0.0))
-        assert store.match(st.st_dev, st.st_ino, fd) is saved
-        with open(path, "r+b") as fh:
-            fh.write(b"J")  # same inode, other content
-        assert store.match(st.st_dev, st.st_ino, fd) is None
-    finally:
-        os.close(fd)
+    st = os.stat(path)
+    identity = (st.st_dev, st.st_ino)
+    saved = store.add(Position.begin(identity, path.read_bytes(), str(path), None, 6, 0.0))
+    assert store.match(identity, path.read_bytes()) is saved
+    with open(path, "r+b") as fh:
+        fh.write(b"J")  # same inode, other content
+    assert store.match(identity, path.read_bytes()) is None
 
 
 async def test_restart_resumes_at_the_committed_offset_only(tails: TailFactory) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shipper.settings import Settings
-from shipper.sources.tail.scan import Scanner, rotated_siblings
+from shipper.sources.tail.scan import Scanner
 from tests.sources.support import Kubelet, TailFactory, until
 
 
@@ -57,12 +57,6 @@ def test_watch_roots_cover_the_glob_and_the_link_targets(kubelet: Kubelet) -> No
     assert roots == tuple(sorted((str(kubelet.containers), str(real.parent))))
     pods = Scanner(Settings(paths=(str(kubelet.pods / "*/*/*.log"),)))
     assert pods.watch_roots([str(real)]) == (str(kubelet.pods),)
-
-
-def test_rotated_siblings(tmp_path: Path) -> None:
-    for name in ("0.log", "0.log.20240501-120000", "0.log.20240501-110000.gz", "1.log.x"):
-        (tmp_path / name).touch()
-    assert rotated_siblings(str(tmp_path / "0.log")) == [str(tmp_path / "0.log.20240501-120000")]
 
 
 async def test_source_follows_a_link_and_its_target_once(

@@ -3,7 +3,9 @@ its consumer, and the state that decides when it may be let go.
 
 The fd, not the path, is what is read: a file renamed by a rotation (once or several
 times) or deleted keeps being read from it until it is drained. Its identity is fixed at
-open, so it can never be confused with whatever later takes its name or its inode.
+open, so it can never be confused with whatever later takes its name or its inode. A file
+resumed from kubelet's `.gz` copy is read through a decompressing reader, under the
+identity and offsets of the plain file it was made from.
 """
 
 from __future__ import annotations
@@ -15,21 +17,26 @@ from functools import partial
 
 from shipper.record import AckTracker
 from shipper.sources.tail.consumer import Consumer, FileConsumer, FileInfo
-from shipper.sources.tail.identity import FINGERPRINT_BYTES, file_key, fingerprint, read_head
+from shipper.sources.tail.identity import (
+    FINGERPRINT_BYTES,
+    Fingerprint,
+    file_key,
+    fingerprint_matches,
+)
 from shipper.sources.tail.positions import Identity, Position, Positions
+from shipper.sources.tail.readers import Reader
 
 
 class FollowedFile:
     """A file being read. `matched` turns False once no glob finds it any more (rotated
     away, deleted); it is then let go once drained and quiet for `rotate_wait`."""
 
-    def __init__(self, fd: int, st: os.stat_result, entry: Position, now: float) -> None:
-        self.fd = fd
-        self.identity: Identity = (st.st_dev, st.st_ino)
+    def __init__(self, reader: Reader, st: os.stat_result, entry: Position, now: float) -> None:
+        self.reader = reader
+        self.identity: Identity = (st.st_dev, st.st_ino)  # of the file open (a copy's own)
         self.entry = entry
         self.offset = entry.offset  # next byte to read; the entry holds the committed offset
-        self.size = st.st_size
-        self.deleted = st.st_nlink == 0
+        self.size, self.deleted = reader.stat()
         self.matched = True
         self.quiet_since = now  # last growth, or the moment it stopped being matched
         self.file: FileConsumer | None = None
@@ -45,13 +52,18 @@ class FollowedFile:
         return max(self.size - self.offset, 0)
 
     def refresh(self, now: float) -> bool:
-        """Re-read size and link count (one fstat); True when the file was truncated."""
-        st = os.fstat(self.fd)
-        if st.st_size > self.size:
+        """Re-read size and link count (one fstat); True when the file was truncated.
+
+        A truncated file written past the old offset before this look (copytruncate, then a
+        burst) is no shorter: when the size changed, its first bytes tell (one small pread).
+        """
+        size, self.deleted = self.reader.stat()
+        if size > self.size:
             self.quiet_since = now
-        self.size = st.st_size
-        self.deleted = st.st_nlink == 0
-        return st.st_size < self.offset
+        changed, self.size = size != self.size, size
+        if size < self.offset:
+            return True
+        return changed and not self.reader.compressed and not self._same_start()
 
     def unmatch(self, now: float) -> None:
         """No glob finds it any more: the countdown to letting it go starts now."""
@@ -77,8 +89,8 @@ class FollowedFile:
         if self.file is not None:
             return True
         if self.entry.key is None:
-            head = read_head(self.fd)
-            key = file_key(*self.identity, head, final=final, previous=self._previous_key)
+            head = self.reader.head()
+            key = file_key(*self.entry.identity, head, final=final, previous=self._previous_key)
             if key is None:
                 return False
             self.entry.key = key
@@ -90,7 +102,7 @@ class FollowedFile:
 
     def read(self, n: int) -> int:
         """Read up to `n` bytes at the read position and feed them; how many were read."""
-        data = os.pread(self.fd, n, self.offset)
+        data = self.reader.read(n, self.offset)
         if data:
             assert self.file is not None, "read before open_consumer"
             self.file.feed(data, self.offset)
@@ -106,14 +118,22 @@ class FollowedFile:
         self._previous_key = self.entry.key
         self.finish()
         old = self.entry
-        fresh = Position.begin(self.fd, os.fstat(self.fd), old.path, old.link, 0, old.seen)
+        head = self.reader.head()
+        fresh = Position.begin(self.identity, head, old.path, old.link, 0, old.seen)
         self.entry = positions.add(fresh)
         self.offset = 0
 
     def upgrade_fingerprint(self) -> None:
-        """Lengthen a short file's fingerprint as it grows (up to FINGERPRINT_BYTES)."""
+        """Lengthen a short file's fingerprint as it grows (up to FINGERPRINT_BYTES), and
+        note its size (what a deletion would take unread is measured against it)."""
         if self.entry.fingerprint.length < min(self.size, FINGERPRINT_BYTES):
-            self.entry.fingerprint = fingerprint(self.fd)
+            self.entry.fingerprint = Fingerprint.of(self.reader.head())
+        self.entry.size = max(self.size, self.entry.offset)
+
+    def _same_start(self) -> bool:
+        """Whether the file still starts with the bytes its fingerprint was taken from."""
+        fingerprint = self.entry.fingerprint
+        return fingerprint_matches(self.reader.head(fingerprint.length), fingerprint)
 
     def finish(self) -> None:
         """Tell the consumer no more bytes of this content will come."""
@@ -134,4 +154,4 @@ class FollowedFile:
             if finish:
                 self.finish()
         finally:
-            os.close(self.fd)
+            self.reader.close()

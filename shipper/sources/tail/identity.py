@@ -15,7 +15,6 @@ first line is complete (or the file is being finished as it is).
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 
 FINGERPRINT_BYTES = 1024
@@ -37,20 +36,10 @@ class Fingerprint:
         return cls(len(head), _digest(head))
 
 
-def read_head(fd: int, length: int = FINGERPRINT_BYTES) -> bytes:
-    """The file's first `length` bytes (fewer if it is shorter)."""
-    return os.pread(fd, length, 0)
-
-
-def fingerprint(fd: int) -> Fingerprint:
-    """The fingerprint of the file's first min(size, FINGERPRINT_BYTES) bytes."""
-    return Fingerprint.of(read_head(fd))
-
-
-def fingerprint_matches(fd: int, saved: Fingerprint) -> bool:
-    """Whether the open file still starts with the bytes `saved` was taken from."""
-    head = read_head(fd, saved.length)
-    return len(head) == saved.length and _digest(head) == saved.digest
+def fingerprint_matches(head: bytes, saved: Fingerprint) -> bool:
+    """Whether a file whose first bytes are `head` still starts with the bytes `saved` was
+    taken from (`head` at least `saved.length` long when it does)."""
+    return len(head) >= saved.length and _digest(head[: saved.length]) == saved.digest
 
 
 def file_key(dev: int, ino: int, head: bytes, *, final: bool, previous: str | None) -> str | None:

@@ -5,10 +5,13 @@ acknowledgement (`commit`), never by a read, so a restart resumes after what the
 accepted and before anything it did not. Each save writes a temporary file in the same
 directory, fsyncs it, renames it over the old one and fsyncs the directory: after a
 `kill -9` at any instant the file is either the old or the new version, never a mix.
+Paths that are not valid UTF-8 (a glob matches any byte string) are stored as base64 of
+their bytes, under `path_b64` and `link_b64`.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import time
@@ -18,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from shipper.sources.tail.identity import Fingerprint, fingerprint, fingerprint_matches
+from shipper.sources.tail.identity import Fingerprint, fingerprint_matches
 
 log = logging.getLogger("shipper.tail")
 
@@ -34,6 +37,8 @@ class Position:
 
     `link` is the link the file was first found through: a file picked up again without
     it (rotated away while the agent was down) keeps its container id, hence its record ids.
+    `size` is the file's size when positions were last saved: what lies between `offset`
+    and it is what a deleted file took with it unread.
     """
 
     dev: int
@@ -44,13 +49,21 @@ class Position:
     path: str
     link: str | None
     seen: float
+    size: int = 0
 
     @classmethod
     def begin(
-        cls, fd: int, st: os.stat_result, path: str, link: str | None, offset: int, seen: float
+        cls,
+        identity: Identity,
+        head: bytes,
+        path: str,
+        link: str | None,
+        offset: int,
+        seen: float,
     ) -> Position:
-        """A new entry for the open file `fd`, committed up to `offset`."""
-        return cls(st.st_dev, st.st_ino, fingerprint(fd), None, offset, path, link, seen)
+        """A new entry for the file `identity` starting with `head`, committed up to `offset`."""
+        dev, ino = identity
+        return cls(dev, ino, Fingerprint.of(head), None, offset, path, link, seen, offset)
 
     @property
     def identity(self) -> Identity:
@@ -64,8 +77,9 @@ class Position:
             "fp": self.fingerprint.digest,
             "key": self.key,
             "offset": self.offset,
-            "path": self.path,
-            "link": self.link,
+            "size": self.size,
+            **_name("path", self.path),
+            **_name("link", self.link),
             "seen": self.seen,
         }
 
@@ -74,19 +88,41 @@ class Position:
         fields = (item["dev"], item["ino"], item["fp_len"], item["offset"])
         if not all(isinstance(v, int) and v >= 0 for v in fields):
             raise ValueError(f"bad position entry: {item!r}")
-        if not isinstance(item["fp"], str) or not isinstance(item["path"], str):
+        key, path, link = item.get("key"), _unname(item, "path"), _unname(item, "link")
+        if not isinstance(item["fp"], str) or path is None:
             raise ValueError(f"bad position entry: {item!r}")
-        key, link = item.get("key"), item.get("link")
+        size = item.get("size")
         return cls(
             dev=item["dev"],
             ino=item["ino"],
             fingerprint=Fingerprint(item["fp_len"], item["fp"]),
             key=key if isinstance(key, str) else None,
             offset=item["offset"],
-            path=item["path"],
-            link=link if isinstance(link, str) else None,
+            path=path,
+            link=link,
             seen=float(item["seen"]),
+            size=size if isinstance(size, int) and size >= item["offset"] else item["offset"],
         )
+
+
+def _name(field: str, path: str | None) -> dict[str, str | None]:
+    """`path` as JSON: as it is when it is UTF-8, else its bytes in base64 under `<field>_b64`."""
+    if path is None:
+        return {field: None}
+    try:
+        path.encode()
+    except UnicodeEncodeError:  # undecodable bytes, kept by os.fsdecode as surrogates
+        return {f"{field}_b64": base64.b64encode(os.fsencode(path)).decode()}
+    return {field: path}
+
+
+def _unname(item: dict[str, Any], field: str) -> str | None:
+    """The path `_name` stored, or None when there is none (or it is not a string)."""
+    encoded = item.get(f"{field}_b64")
+    if isinstance(encoded, str):
+        return os.fsdecode(base64.b64decode(encoded))
+    value = item.get(field)
+    return value if isinstance(value, str) else None
 
 
 class Positions:
@@ -118,11 +154,20 @@ class Positions:
             return
         self._entries = {entry.identity: entry for entry in entries}
 
-    def match(self, dev: int, ino: int, fd: int) -> Position | None:
-        """The saved position of the open file `fd`, if its identity and first bytes match."""
-        entry = self._entries.get((dev, ino))
-        if entry is not None and fingerprint_matches(fd, entry.fingerprint):
+    def match(self, identity: Identity, head: bytes) -> Position | None:
+        """The saved position of the file `identity` starting with `head`, if there is one."""
+        entry = self._entries.get(identity)
+        if entry is not None and fingerprint_matches(head, entry.fingerprint):
             return entry
+        return None
+
+    def match_copy(self, head: bytes, directory: str) -> Position | None:
+        """The saved position of the file a compressed copy in `directory` was made from:
+        the entry of that directory whose first bytes the copy's `head` starts with."""
+        for entry in self._entries.values():
+            same_place = os.path.dirname(entry.path) == directory
+            if same_place and fingerprint_matches(head, entry.fingerprint):
+                return entry
         return None
 
     def add(self, entry: Position) -> Position:

@@ -93,19 +93,6 @@ class Scanner:
         return tuple(kept)
 
 
-def rotated_siblings(path: str) -> list[str]:
-    """Rotated versions of `path` next to it (`0.log.20240501-120000`), never `.gz`/`.tmp`."""
-    directory, name = os.path.split(path)
-    prefix = name + "."
-    try:
-        names = os.listdir(directory or ".")
-    except OSError:
-        return []
-    return sorted(
-        os.path.join(directory, n) for n in names if n.startswith(prefix) and not never_read(n)
-    )
-
-
 def _fixed_prefix(pattern: str) -> str:
     """The directory part of a glob before its first wildcard."""
     fixed: list[str] = []
