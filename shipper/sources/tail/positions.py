@@ -126,15 +126,24 @@ def _unname(item: dict[str, Any], field: str) -> str | None:
 
 
 class Positions:
-    """Saved positions by identity; `dirty` says a save is due."""
+    """Saved positions by identity; `dirty` says a save is due.
+
+    When a new file takes the inode of a deleted one (kubelet's gzip-and-delete frees an
+    inode just before the runtime creates the next `0.log`), the old entry is *displaced*,
+    not dropped: its content may live on in a `.gz` copy, found by its first bytes, and may
+    have grown while the agent was away. A displaced entry is dropped at the next save
+    once it is read to its end as far as it knows (a file held open never loses its inode,
+    so while the agent runs only files already let go are displaced).
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.dirty = False
         self._entries: dict[Identity, Position] = {}
+        self._displaced: list[Position] = []
 
     def __iter__(self) -> Iterator[Position]:
-        return iter(list(self._entries.values()))
+        return iter([*self._entries.values(), *self._displaced])
 
     def load(self) -> None:
         """Read the saved positions; a corrupt file is moved aside and reading starts fresh."""
@@ -152,7 +161,9 @@ class Positions:
             os.replace(self.path, aside)
             log.warning("positions file %s is corrupt (%s); moved to %s", self.path, exc, aside)
             return
-        self._entries = {entry.identity: entry for entry in entries}
+        for entry in sorted(entries, key=lambda e: e.seen):  # the latest holds the inode
+            self.add(entry)
+        self.dirty = False
 
     def match(self, identity: Identity, head: bytes) -> Position | None:
         """The saved position of the file `identity` starting with `head`, if there is one."""
@@ -164,14 +175,17 @@ class Positions:
     def match_copy(self, head: bytes, directory: str) -> Position | None:
         """The saved position of the file a compressed copy in `directory` was made from:
         the entry of that directory whose first bytes the copy's `head` starts with."""
-        for entry in self._entries.values():
+        for entry in self:
             same_place = os.path.dirname(entry.path) == directory
             if same_place and fingerprint_matches(head, entry.fingerprint):
                 return entry
         return None
 
     def add(self, entry: Position) -> Position:
-        """Record a newly followed file, replacing any stale entry of a reused inode."""
+        """Record a newly followed file, displacing any stale entry of a reused inode."""
+        stale = self._entries.get(entry.identity)
+        if stale is not None and stale is not entry:
+            self._displaced.append(stale)
         self._entries[entry.identity] = entry
         self.dirty = True
         return entry
@@ -188,7 +202,10 @@ class Positions:
             for ident, entry in self._entries.items()
             if ident in live or now - entry.seen < PRUNE_AFTER
         }
-        doc = {"version": FORMAT_VERSION, "files": [e.to_json() for e in self._entries.values()]}
+        self._displaced = [
+            e for e in self._displaced if e.offset < e.size and now - e.seen < PRUNE_AFTER
+        ]
+        doc = {"version": FORMAT_VERSION, "files": [e.to_json() for e in self]}
         data = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
         directory = os.path.dirname(self.path) or "."
         tmp = f"{self.path}.tmp"

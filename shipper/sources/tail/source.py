@@ -26,6 +26,7 @@ from shipper.observe.metrics import Metrics
 from shipper.settings import Settings
 from shipper.sources.tail.consumer import Consumer
 from shipper.sources.tail.follow import FollowedFile
+from shipper.sources.tail.identity import fingerprint_matches
 from shipper.sources.tail.positions import Identity, Position, Positions
 from shipper.sources.tail.readers import Reader, open_reader
 from shipper.sources.tail.rotations import Rotation, live_path, rotations
@@ -89,7 +90,7 @@ class TailSource:
         self._next_flush = 0.0
         self._last_save = 0.0
         self._denied: set[str] = set()
-        self._drained: set[Identity] = set()  # positions of files read to their end this run
+        self._drained: set[int] = set()  # ids of the positions of files read to their end
         self._started = False
         self._behind = False  # a round left bytes unread: a backlog is being read
         self.files_followed = 0  # files followed since the start (for --once's progress)
@@ -312,7 +313,7 @@ class TailSource:
             entry = self._positions.match_copy(head, os.path.dirname(rotation.path))
         else:
             entry = self._positions.match(identity, head)
-        if entry is not None and (entry.identity in self._drained or self._following(entry)):
+        if entry is not None and (id(entry) in self._drained or self._following(entry)):
             reader.close()
             return _Copy(rotation.path, st, identity, None, None, known=True)
         return _Copy(rotation.path, st, identity, reader, entry, known=entry is not None)
@@ -325,9 +326,9 @@ class TailSource:
         it was read to its end: `size - offset` bytes (some may have been delivered and not
         yet acknowledged when the agent stopped). Counted once: the position moves to the end.
         """
-        followed = {f.entry.identity for f in self._files.values()}
+        followed = [f.entry for f in self._files.values()]
         for entry in self._positions:
-            if entry.identity in followed or entry.offset >= entry.size or _exists(entry):
+            if entry.offset >= entry.size or _exists(entry) or any(entry is e for e in followed):
                 continue
             lost = entry.size - entry.offset
             names = names_from_path(entry.path, entry.link)
@@ -479,7 +480,7 @@ class TailSource:
             if f.releasable(now, wait) and self._refresh(f, now) and f.releasable(now, wait):
                 log.info("let go: %s", f.path)
                 del self._files[f.identity]
-                self._drained.add(f.entry.identity)  # read to its end: never resumed again
+                self._drained.add(id(f.entry))  # read to its end: never resumed again
                 f.close()
                 released = True
         if released:
@@ -515,7 +516,9 @@ class TailSource:
 def _exists(entry: Position) -> bool:
     """Whether the file of `entry` is still at its path (only no longer matched)."""
     try:
-        st = os.stat(entry.path)
+        with open(entry.path, "rb") as fh:
+            st, head = os.fstat(fh.fileno()), fh.read(entry.fingerprint.length)
     except OSError:
         return False
-    return (st.st_dev, st.st_ino) == entry.identity
+    same = (st.st_dev, st.st_ino) == entry.identity
+    return same and fingerprint_matches(head, entry.fingerprint)
