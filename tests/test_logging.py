@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 
 import orjson
 import pytest
 
-from shipper.observe.logging import RateLimitedHandler, setup_logging
+from shipper.observe.logging import JsonFormatter, RateLimitedHandler, setup_logging
 
 
 class Collect(logging.Handler):
@@ -203,3 +204,14 @@ def test_setup_logging_text_format_shows_the_count_as_a_field(
     assert len(lines) == 2
     assert "ERROR shipper.agent: cannot save positions" in lines[0]
     assert lines[1].endswith("cannot save positions repeated=1")
+
+
+def test_a_file_name_that_is_not_utf8_is_logged_as_valid_json_with_its_bytes() -> None:
+    name = os.fsdecode(b"/var/log/containers/bad-\xff.log")
+    record = logging.LogRecord(
+        "shipper.tail", logging.WARNING, "", 0, "cannot read %s", (name,), None
+    )
+    record.path = name
+    entry = orjson.loads(JsonFormatter().format(record))
+    assert entry["message"] == "cannot read /var/log/containers/bad-\\xff.log"
+    assert entry["path"] == "/var/log/containers/bad-\\xff.log"

@@ -34,7 +34,20 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        try:
+            return orjson.dumps(entry, default=str).decode()
+        except TypeError:  # text holding undecodable bytes (a file name): shown as \xff
+            return orjson.dumps({k: _printable(v) for k, v in entry.items()}).decode()
+
+
+def _printable(value: object) -> str:
+    """`value` as valid UTF-8 text: the bytes a file name could not decode as `\\xff`."""
+    text = str(value)
+    try:
+        raw = text.encode("utf-8", "surrogateescape")  # back to the name's own bytes
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 class TextFormatter(logging.Formatter):

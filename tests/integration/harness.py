@@ -97,7 +97,8 @@ class Container:
                 os.rename(f"{old}.tmp", f"{old}.gz")
                 old.unlink()
         self._rotated = []
-        stamp = self._clock.strftime("%Y%m%d-%H%M%S") + f"{len(self.written)}"
+        self._clock += timedelta(seconds=1)  # kubelet's stamps are to the second
+        stamp = self._clock.strftime("%Y%m%d-%H%M%S")
         rotated = self.dir / f"0.log.{stamp}"
         os.rename(self.path, rotated)
         self._rotated.append(rotated)

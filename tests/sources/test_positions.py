@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 from pathlib import Path
@@ -142,3 +143,17 @@ async def test_file_rotated_while_down_is_drained_at_restart(
     assert resumed.info.key == first.consumer.files[0].info.key  # same record ids as before
     assert {f.info.link for f in second.consumer.files} == {str(link)}
     await until(lambda: second.source.files_watched == 1)
+
+
+async def test_a_file_name_that_is_not_utf8_is_saved_and_resumed(tails: TailFactory) -> None:
+    path = Path(os.fsdecode(bytes(tails.logs) + b"/bad-\xff\xfe.log"))
+    path.write_bytes(lines("a", 0, 10))
+    first = await tails.start()
+    await until(lambda: first.consumer.fed(path) == lines("a", 0, 10))
+    await until(lambda: first.saved_offset(path) == len(lines("a", 0, 10)))
+    [saved] = first.saved()
+    assert "path" not in saved and os.fsdecode(base64.b64decode(saved["path_b64"])) == str(path)
+    await first.close()
+    append(path, lines("a", 10, 5))
+    second = await tails.start()
+    await until(lambda: second.consumer.fed(path) == lines("a", 10, 5))  # resumed, not re-read

@@ -119,6 +119,33 @@ async def test_truncation_restarts_at_zero_as_new_content(tails: TailFactory) ->
     await until(lambda: tail.saved_offset(path) == len(lines("new", 0, 5)))
 
 
+async def test_truncation_rewritten_past_the_old_offset_is_still_noticed(
+    tails: TailFactory,
+) -> None:
+    path = tails.logs / "copytruncate.log"
+    path.write_bytes(lines("old", 0, 1000))
+    tail = await tails.start()
+    await until(lambda: tail.consumer.fed(path) == lines("old", 0, 1000))
+    with open(path, "wb") as fh:  # copytruncate, then a burst before the source looks again
+        fh.write(lines("new", 0, 2000))
+    await until(lambda: len(tail.consumer.opened(path)) == 2)
+    first, second = tail.consumer.opened(path)
+    await until(lambda: second.data == lines("new", 0, 2000))  # nothing skipped
+    assert first.finished and second.start == 0
+    assert tail.metric("shipper_truncations_total") == 1
+
+
+async def test_a_file_that_only_grows_is_never_taken_for_truncated(tails: TailFactory) -> None:
+    path = tails.logs / "growing.log"
+    path.write_bytes(b"short\n")  # a fingerprint of 6 bytes, lengthened as the file grows
+    tail = await tails.start()
+    for i in range(20):
+        append(path, lines(f"g{i}", 0, 50))
+        await until(lambda: tail.consumer.fed(path).endswith(lines(f"g{i}", 0, 50)))  # noqa: B023
+    assert len(tail.consumer.opened(path)) == 1
+    assert tail.metric("shipper_truncations_total") == 0
+
+
 async def test_truncation_to_identical_content_still_gets_a_new_key(tails: TailFactory) -> None:
     path = tails.logs / "same.log"
     path.write_bytes(b"same first line\nmore\n")
