@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import tracemalloc
 from pathlib import Path
 
 import orjson
@@ -63,6 +64,26 @@ def test_gzip_reader_reads_the_plain_stream_from_any_offset(tmp_path: Path) -> N
         assert reader.stat() == (len(plain), True)  # still read from the open descriptor
     finally:
         reader.close()
+
+
+def test_decompression_streams_in_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "0.log.20240501-120000.gz"
+    with gzip.open(path, "wb", compresslevel=1) as out:
+        for i in range(200):
+            out.write(lines(f"chunk{i}", 0, 6000))  # about 48 MB in all
+    reader = GzipReader(os.open(path, os.O_RDONLY))
+    size, _deleted = reader.stat()
+    tracemalloc.start()
+    try:
+        offset = 30_000_000  # a resume deep inside the stream
+        while data := reader.read(256 * 1024, offset):
+            offset += len(data)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        reader.close()
+    assert offset == size > 40_000_000
+    assert peak < 4 * 1024 * 1024  # one read and the decompressor's buffers, not the file
 
 
 def test_a_damaged_copy_reads_as_an_io_error(tmp_path: Path) -> None:

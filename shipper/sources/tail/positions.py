@@ -38,7 +38,9 @@ class Position:
     `link` is the link the file was first found through: a file picked up again without
     it (rotated away while the agent was down) keeps its container id, hence its record ids.
     `size` is the file's size when positions were last saved: what lies between `offset`
-    and it is what a deleted file took with it unread.
+    and it is what a deleted file took with it unread. `drained` (not saved) says this run
+    read the file to its end and let it go: a copy of it is never read again meanwhile,
+    whatever acknowledgements are still to come.
     """
 
     dev: int
@@ -50,6 +52,7 @@ class Position:
     link: str | None
     seen: float
     size: int = 0
+    drained: bool = False
 
     @classmethod
     def begin(

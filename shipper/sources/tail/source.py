@@ -90,7 +90,6 @@ class TailSource:
         self._next_flush = 0.0
         self._last_save = 0.0
         self._denied: set[str] = set()
-        self._drained: set[int] = set()  # ids of the positions of files read to their end
         self._started = False
         self._behind = False  # a round left bytes unread: a backlog is being read
         self.files_followed = 0  # files followed since the start (for --once's progress)
@@ -313,7 +312,7 @@ class TailSource:
             entry = self._positions.match_copy(head, os.path.dirname(rotation.path))
         else:
             entry = self._positions.match(identity, head)
-        if entry is not None and (id(entry) in self._drained or self._following(entry)):
+        if entry is not None and (entry.drained or self._following(entry)):
             reader.close()
             return _Copy(rotation.path, st, identity, None, None, known=True)
         return _Copy(rotation.path, st, identity, reader, entry, known=entry is not None)
@@ -480,7 +479,7 @@ class TailSource:
             if f.releasable(now, wait) and self._refresh(f, now) and f.releasable(now, wait):
                 log.info("let go: %s", f.path)
                 del self._files[f.identity]
-                self._drained.add(id(f.entry))  # read to its end: never resumed again
+                f.entry.drained = True  # read to its end: never resumed in this run
                 f.close()
                 released = True
         if released:
