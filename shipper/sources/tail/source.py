@@ -226,7 +226,7 @@ class TailSource:
         for live, link in families.items():
             newest_known = math.inf if live in resumed else None
             self._catch_up(live, link, newest_known, since, first_start, now)
-        self._count_lost(now)
+        self._count_lost()
 
     def _lose(self, f: FollowedFile, now: float) -> None:
         """No glob finds a followed file any more: rotated away or deleted. Keep reading it
@@ -318,16 +318,19 @@ class TailSource:
         return _Copy(rotation.path, st, identity, reader, entry, known=entry is not None)
 
     def _following(self, entry: Position) -> bool:
-        return any(f.entry is entry for f in self._files.values())
+        """Whether `entry`'s file is followed already (by its own fd: a `.gz` copy found
+        while the plain file is still read)."""
+        f = self._files.get(entry.identity)
+        return f is not None and f.entry is entry
 
-    def _count_lost(self, now: float) -> None:
+    def _count_lost(self) -> None:
         """Count the saved positions whose file kubelet deleted, with all its copies, before
         it was read to its end: `size - offset` bytes (some may have been delivered and not
         yet acknowledged when the agent stopped). Counted once: the position moves to the end.
         """
-        followed = [f.entry for f in self._files.values()]
+        followed = {id(f.entry) for f in self._files.values()}
         for entry in self._positions:
-            if entry.offset >= entry.size or _exists(entry) or any(entry is e for e in followed):
+            if entry.offset >= entry.size or id(entry) in followed or _exists(entry):
                 continue
             lost = entry.size - entry.offset
             names = names_from_path(entry.path, entry.link)
