@@ -62,7 +62,9 @@ def test_container_name_ending_in_hex_is_split_at_the_id() -> None:
     assert names_from_path(link, None).container_name == "cache-deadbeef"
 
 
-@pytest.mark.parametrize("file_name", ["0.log", "12.log", "0.log.20240501-120000"])
+@pytest.mark.parametrize(
+    "file_name", ["0.log", "12.log", "0.log.20240501-120000", "0.log.20240501-120000.gz"]
+)
 def test_current_and_rotated_file_names(file_name: str) -> None:
     path = f"/var/log/pods/kube-system_coredns-76f75df574-9xk2m_{UID}/coredns/{file_name}"
     assert names_from_path(path, None) == FileNames(
@@ -71,7 +73,7 @@ def test_current_and_rotated_file_names(file_name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "file_name", ["0.log.20240501-120000.gz", "0.log.20240501-120000.tmp", "x.log", "0.txt"]
+    "file_name", ["0.log.20240501-120000.gz.tmp", "0.log.20240501-120000.tmp", "x.log", "0.txt"]
 )
 def test_other_files_in_a_pods_dir_give_nothing(file_name: str) -> None:
     path = f"/var/log/pods/kube-system_coredns-76f75df574-9xk2m_{UID}/coredns/{file_name}"
