@@ -134,17 +134,17 @@ class Agent:
             await asyncio.gather(*tasks, return_exceptions=True)
             await sink.close()
             await server.close()
-        if settings.once:
-            seconds = time.monotonic() - started
-            print(
-                summary_line(metrics, source.files_followed, seconds, had_positions),
-                file=sys.stderr,
-            )
+        code = 0
         if not delivered:
             log.error(
                 "some records could not be delivered; their positions were not saved",
                 extra={"undelivered": sink.failed},
             )
-            return 3 if settings.once else 0
-        log.info("shipper stopped")
-        return 0
+            code = 3 if settings.once else 0
+        else:
+            log.info("shipper stopped")
+        if settings.once:
+            seconds = time.monotonic() - started
+            summary = summary_line(metrics, source.files_followed, seconds, had_positions)
+            print(summary, file=sys.stderr)
+        return code
