@@ -152,18 +152,19 @@ def _token_file(path: str, found: Findings) -> None:
 
 
 def _globs(settings: Settings, found: Findings) -> None:
+    """A glob that matches nothing is an error for --once (nothing to read), a warning for
+    the agent, which keeps looking (kubelet may create the directory after it starts)."""
     where = "SHIPPER_PATHS (--path)"
+    report = found.errors if settings.once else found.warnings
     missing = [pattern for pattern in settings.paths if not os.path.isdir(_fixed_prefix(pattern))]
     for pattern in missing:
-        found.errors.append(
-            f"{where} {pattern!r}: the directory {_fixed_prefix(pattern)} does not exist"
-        )
+        report.append(f"{where} {pattern!r}: the directory {_fixed_prefix(pattern)} does not exist")
     if missing:
         return
     matches = Scanner(settings).scan()
     if not matches:
         shown = ", ".join(settings.paths)
-        (found.errors if settings.once else found.warnings).append(
+        report.append(
             f"{where}: no file matches {shown}" + (": nothing to read" if settings.once else "")
         )
     if settings.once:
