@@ -123,3 +123,21 @@ def test_main_returns_exit_codes_in_process(capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().out == f"shipper {shipper.__version__}\n"
     assert main([]) == 2
     assert "usage: shipper" in capsys.readouterr().err
+
+
+def test_the_defaults_help_shows_are_the_real_defaults() -> None:
+    from shipper.cli import _HELP_VARIABLES
+    from shipper.config import known_variables, load_settings
+
+    listed = [entry for group in _HELP_VARIABLES.values() for entry in group]
+    assert {name for name, _, _ in listed} <= known_variables()
+    for name, default, _ in listed:
+        if default:
+            assert load_settings({name: default}) == load_settings({}), name
+
+
+def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"shipper {shipper.__version__}\n"
