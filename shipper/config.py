@@ -29,7 +29,7 @@ _DEFAULTS = Settings()
 _SECRET_VARIABLES = frozenset(
     {"SHIPPER_ES_PASSWORD", "FLUENT_ELASTICSEARCH_PASSWORD", "SHIPPER_ES_API_KEY"}
 )
-SECRET_FIELDS = frozenset({"es_password", "es_api_key"})
+_SECRET_FIELDS = frozenset({"es_password", "es_api_key"})
 # Settings fields whose variable is not SHIPPER_ + the field's name in capitals.
 _FIELD_VARIABLES = {
     "pod_name": "POD_NAME",
@@ -127,7 +127,7 @@ def explain(
     for field in fields(Settings):
         variable = _FIELD_VARIABLES.get(field.name, f"SHIPPER_{field.name.upper()}")
         value = getattr(settings, field.name)
-        if field.name in SECRET_FIELDS and value is not None:
+        if field.name in _SECRET_FIELDS and value is not None:
             value = MASK
         lines.append(Explained(variable, value, reader.source_of(variable)))
     return lines

@@ -298,3 +298,17 @@ def test_credentials_in_an_elasticsearch_url_are_basic_auth(tmp_path: Path) -> N
         done = Agent(args).run()
         assert done.returncode == 0, done.stderr.decode()
         assert es.count() == 1
+
+
+def test_a_state_dir_that_is_not_writable(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o555)
+    agent = Agent(["--once", "--state-dir", str(state), *locations(tmp_path)])
+    done = subprocess.run(
+        without_read_override(agent.args), env=agent.env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stderr
+    assert problems(done.stderr) == [
+        f"shipper: config error: SHIPPER_STATE_DIR='{state}': cannot write in it "
+        "(Permission denied): make it writable"
+    ]
