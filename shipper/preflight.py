@@ -9,6 +9,7 @@ Warnings are what `run` survives (a missing token file, a glob matching nothing 
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import stat
 import tempfile
@@ -126,7 +127,9 @@ def _no_password() -> bytes:
 
 
 def _reason(exc: Exception) -> str:
-    return str(getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc)
+    """OpenSSL's reason or the OS error, without ssl's `[SSL]` and `(_ssl.c:3905)` noise."""
+    text = str(getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc)
+    return re.sub(r"^\[\w+\] |\s*\(_ssl\.c:\d+\)$", "", text)
 
 
 def _token_file(path: str, found: Findings) -> None:
