@@ -11,17 +11,13 @@ from collections.abc import Iterable
 
 MASK = "***"
 _SHORTEST = 3  # masking a one- or two-letter value everywhere would garble the line
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]*)@")
+# `user:password@` with or without a scheme before it (FLUENT_ELASTICSEARCH_HOST=u:p@es).
+_USERINFO = re.compile(r"(?P<user>[^\s/@:'\"]*):(?P<password>[^\s/@'\"]*)@")
 
 
 def mask_url(text: str) -> str:
     """`https://elastic:changeme@es:9200` -> `https://elastic:***@es:9200` (any URL in text)."""
-
-    def masked(match: re.Match[str]) -> str:
-        user, sep, _password = match["userinfo"].partition(":")
-        return f"{match['scheme']}{user}{':' + MASK if sep else ''}@"
-
-    return _USERINFO.sub(masked, text)
+    return _USERINFO.sub(lambda match: f"{match['user']}:{MASK}@", text)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -11,6 +11,8 @@ from shipper.redact import mask_url, redact
         ("https://token@es:9200", "https://token@es:9200"),  # a user name alone is no secret
         ("http://es:9200/a@b", "http://es:9200/a@b"),
         ("no url here: a@b", "no url here: a@b"),
+        ("FLUENT_ELASTICSEARCH_HOST='u:pw@es'", "FLUENT_ELASTICSEARCH_HOST='u:***@es'"),
+        ("http://u:p:w@es", "http://u:***@es"),
     ],
 )
 def test_mask_url(text: str, expected: str) -> None:

@@ -104,6 +104,7 @@ def config_mistakes(tmp_path: Path) -> Outputs:
         ({"SHIPPER_ES_HOSTS": with_password("https://es:bad")}, 2),
         ({"SHIPPER_ES_HOSTS": with_password("ftp://es")}, 2),
         ({"SHIPPER_KUBE_URL": with_password("https://k8s:443")}, 2),
+        ({"FLUENT_ELASTICSEARCH_HOST": f"elastic:{PASSWORD}@es"}, 2),
         ({"FLUENT_FILTER_KUBERNETES_URL": with_password("https://k8s:443/api")}, 2),
         ({"SHIPPER_ES_API_KEY": f"{API_KEY}\n{API_KEY}", "SHIPPER_ES_HOSTS": "http://es"}, 2),
         ({"SHIPPER_ES_PASSWORD": f" {PASSWORD}\n"}, 2),  # no user
