@@ -15,13 +15,14 @@ import logging
 import os
 import signal
 import sys
+import time
 
 from shipper import __version__
 from shipper.budget import ByteBudget
 from shipper.config import ignored_variables
 from shipper.observe.logging import setup_logging
 from shipper.observe.metrics import Metrics
-from shipper.observe.progress import Progress
+from shipper.observe.progress import Progress, summary_line
 from shipper.observe.server import ObserveServer
 from shipper.pipeline import Pipeline
 from shipper.settings import Settings
@@ -117,6 +118,7 @@ class Agent:
         tasks = [asyncio.create_task(pipeline.run(), name="pipeline")]
         if kube is not None:
             tasks.append(asyncio.create_task(kube.run(self.stop), name="kubernetes"))
+        started, had_positions = time.monotonic(), os.path.exists(settings.positions_path)
         if settings.once and sys.stderr.isatty():
             progress = Progress(metrics, lambda: source.files_followed, lambda: source.lag_bytes)
             tasks.append(asyncio.create_task(progress.run()))
@@ -132,11 +134,17 @@ class Agent:
             await asyncio.gather(*tasks, return_exceptions=True)
             await sink.close()
             await server.close()
+        code = 0
         if not delivered:
             log.error(
                 "some records could not be delivered; their positions were not saved",
                 extra={"undelivered": sink.failed},
             )
-            return 3 if settings.once else 0
-        log.info("shipper stopped")
-        return 0
+            code = 3 if settings.once else 0
+        else:
+            log.info("shipper stopped")
+        if settings.once:
+            seconds = time.monotonic() - started
+            summary = summary_line(metrics, source.files_followed, seconds, had_positions)
+            print(summary, file=sys.stderr)
+        return code

@@ -3,18 +3,62 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
 
 from shipper import __version__
-from shipper.config import ConfigError, RunFlags, ignored_variables, load_settings
+from shipper.config import ConfigError, RunFlags, explain, ignored_variables, load_settings
+from shipper.preflight import check_startup
 from shipper.settings import Output, Settings
 
-_SECRET_FIELDS = frozenset({"es_password", "es_api_key"})
 _BAD_CONFIG = 2
+_CONNECT_FAILED = 1
+
+# The variables most setups touch, by topic, with their defaults as one would write them
+# (tests check each against the parsed default). SPEC and the README list all of them.
+_HELP_VARIABLES: dict[str, list[tuple[str, str, str]]] = {
+    "input": [
+        ("SHIPPER_PATHS", "/var/log/containers/*.log", "comma-separated globs to tail"),
+        ("SHIPPER_EXCLUDE_PATHS", "", "globs to skip"),
+        ("SHIPPER_READ_FROM", "head", "head or tail: where a file without a position starts"),
+        ("SHIPPER_STATE_DIR", "/var/lib/shipper", "positions and dead-letter file"),
+    ],
+    "output": [
+        ("SHIPPER_OUTPUT", "", "elasticsearch (when hosts are set), stdout, file:PATH"),
+        ("SHIPPER_ES_HOSTS", "", "https://es-0:9200,https://es-1:9200 (user:pass@ accepted)"),
+        ("SHIPPER_ES_USER", "", "basic auth user; SHIPPER_ES_PASSWORD its password"),
+        ("SHIPPER_ES_API_KEY", "", "API key (instead of a user)"),
+        ("SHIPPER_ES_CA_FILE", "", "PEM CA of the cluster"),
+        ("SHIPPER_ES_INDEX", "logstash-%Y.%m.%d", "index name; {a.b} inserts a field"),
+        ("SHIPPER_ES_TEMPLATE", "none", "install: put an index template at start"),
+    ],
+    "Kubernetes": [
+        ("SHIPPER_KUBERNETES", "auto", "auto (on inside a cluster), on, off"),
+        ("SHIPPER_KUBE_URL", "", "API server; default from KUBERNETES_SERVICE_HOST"),
+        (
+            "SHIPPER_KUBE_TOKEN_FILE",
+            "/var/run/secrets/kubernetes.io/serviceaccount/token",
+            "service-account token",
+        ),
+        ("NODE_NAME", "", "this node (downward API): only its pods are watched"),
+    ],
+    "limits": [
+        ("SHIPPER_MAX_RECORD_BYTES", "1MiB", "longer records are cut and marked"),
+        ("SHIPPER_BATCH_MAX_BYTES", "5MiB", "one bulk request at most"),
+        ("SHIPPER_FLUSH_INTERVAL", "1s", "a partial batch waits at most this long"),
+        ("SHIPPER_CONCURRENCY", "2", "bulk requests in flight"),
+        ("SHIPPER_BUFFER_MAX_BYTES", "16MiB", "read but unacknowledged bytes in memory"),
+        ("SHIPPER_ONCE_RETRY_TIMEOUT", "60s", "--once gives up delivering after this"),
+    ],
+    "observability": [
+        ("SHIPPER_METRICS_ADDR", "0.0.0.0:24231", "/metrics, /healthz, /readyz (port 0: any)"),
+        ("SHIPPER_LOG_LEVEL", "info", "debug, info, warning, error"),
+        ("SHIPPER_LOG_FORMAT", "json", "json, or text (the default on a terminal)"),
+    ],
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,8 +76,16 @@ def _run(args: argparse.Namespace) -> int:
     settings = _load(args)
     if settings is None:
         return _BAD_CONFIG
+    found = check_startup(settings, keep_state_dir=True)
+    _print_errors(found.errors)
+    if found.errors:
+        return _BAD_CONFIG
     from shipper.agent import run_agent  # lazy: `version` and `check-config` stay light
+    from shipper.observe.logging import setup_logging
 
+    setup_logging(settings.log_level, settings.log_format)
+    for warning in found.warnings:
+        logging.getLogger("shipper.cli").warning(warning)
     return run_agent(settings)
 
 
@@ -41,10 +93,20 @@ def _check_config(args: argparse.Namespace) -> int:
     settings = _load(args)
     if settings is None:
         return _BAD_CONFIG
-    for field in dataclasses.fields(Settings):
-        print(f"{field.name} = {_show(field.name, getattr(settings, field.name))}")
+    for line in explain(os.environ, _flags(args), terminal=sys.stderr.isatty()):
+        print(f"{line.variable} = {_show(line.value)}  ({line.source})")
     for note in ignored_variables(os.environ):
         print(f"note: {note}")
+    found = check_startup(settings, keep_state_dir=False)
+    for warning in found.warnings:
+        print(f"shipper: warning: {warning}", file=sys.stderr)
+    _print_errors(found.errors)
+    if found.errors:
+        return _BAD_CONFIG
+    if args.connect:
+        from shipper.connect import check_connections
+
+        return 0 if check_connections(settings) else _CONNECT_FAILED
     return 0
 
 
@@ -62,9 +124,8 @@ def _version(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace) -> Settings | None:
-    """Settings from the environment and the flags; None after printing the errors."""
-    flags = RunFlags(
+def _flags(args: argparse.Namespace) -> RunFlags:
+    return RunFlags(
         paths=tuple(getattr(args, "path", None) or ()),
         exclude_paths=tuple(getattr(args, "exclude", None) or ()),
         state_dir=args.state_dir,
@@ -72,27 +133,48 @@ def _load(args: argparse.Namespace) -> Settings | None:
         es_hosts=tuple(args.es or ()),
         once=getattr(args, "once", False),
     )
+
+
+def _load(args: argparse.Namespace) -> Settings | None:
+    """Settings from the environment and the flags; None after printing the errors."""
     try:
-        return load_settings(os.environ, flags)
+        return load_settings(os.environ, _flags(args), terminal=sys.stderr.isatty())
     except ConfigError as exc:
-        for error in exc.errors:
-            print(f"shipper: config error: {error}", file=sys.stderr)
+        _print_errors(exc.errors)
         return None
 
 
-def _show(name: str, value: object) -> str:
-    """One value as check-config prints it: JSON, so "" and unset stay distinct; secrets hidden."""
-    if name in _SECRET_FIELDS and value is not None:
-        return "***"
+def _print_errors(errors: list[str]) -> None:
+    for error in errors:
+        print(f"shipper: config error: {error}", file=sys.stderr)
+
+
+def _show(value: object) -> str:
+    """One value as check-config prints it: JSON, so "" and unset stay distinct."""
     if isinstance(value, Output):
         value = str(value)
     return json.dumps(value, ensure_ascii=False)
 
 
+def _variables_help() -> str:
+    lines = ["environment variables (flags override them; check-config shows every value):"]
+    for group, variables in _HELP_VARIABLES.items():
+        lines.append(f"  {group}:")
+        for name, default, meaning in variables:
+            shown = f"(default: {default})" if default else ""
+            lines.append(f"    {name:<27} {meaning} {shown}".rstrip())
+    lines.append("more: README.md, Configuration")
+    return "\n".join(lines)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="shipper", description="Kubernetes node log agent: container logs to Elasticsearch."
+        prog="shipper",
+        description="Kubernetes node log agent: container logs to Elasticsearch.",
+        epilog=_variables_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"shipper {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     location = argparse.ArgumentParser(add_help=False)
@@ -108,12 +190,24 @@ def _parser() -> argparse.ArgumentParser:
         "--once", action="store_true", help="read every file to its end, deliver, exit"
     )
 
-    run = commands.add_parser("run", parents=[location, pipeline], help="run the agent")
+    run = commands.add_parser(
+        "run",
+        parents=[location, pipeline],
+        help="run the agent",
+        epilog=_variables_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.set_defaults(handler=_run)
     check = commands.add_parser(
         "check-config",
         parents=[location, pipeline],
-        help="print the effective configuration, or the errors (exit 2)",
+        help="print the effective configuration and where each value came from, or the "
+        "problems (exit 2)",
+    )
+    check.add_argument(
+        "--connect",
+        action="store_true",
+        help="also reach Elasticsearch and the Kubernetes API (exit 1 when one fails)",
     )
     check.set_defaults(handler=_check_config)
     replay = commands.add_parser(

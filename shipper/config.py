@@ -8,14 +8,16 @@ An empty variable counts as unset (except `SHIPPER_MERGE_JSON_KEY`).
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+from shipper.redact import MASK, redact
 from shipper.settings import Output, Settings
 from shipper.transforms.json_fields import OUR_FIELDS
 from shipper.units import parse_duration, parse_size
@@ -27,6 +29,16 @@ _DEFAULTS = Settings()
 _SECRET_VARIABLES = frozenset(
     {"SHIPPER_ES_PASSWORD", "FLUENT_ELASTICSEARCH_PASSWORD", "SHIPPER_ES_API_KEY"}
 )
+_SECRET_FIELDS = frozenset({"es_password", "es_api_key"})
+# Settings fields whose variable is not SHIPPER_ + the field's name in capitals.
+_FIELD_VARIABLES = {
+    "pod_name": "POD_NAME",
+    "pod_namespace": "POD_NAMESPACE",
+    "node_name": "NODE_NAME",
+    "kube_verify_tls": "SHIPPER_KUBE_TLS_VERIFY",
+    "once": "--once",
+    "kubernetes_enabled": "SHIPPER_KUBERNETES (resolved)",
+}
 _KIB = 1024
 _TEMPLATE_FILE = ("SHIPPER_ES_TEMPLATE_FILE", "FLUENT_ELASTICSEARCH_TEMPLATE_FILE")
 
@@ -79,6 +91,15 @@ class RunFlags:
     once: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Explained:
+    """One line of check-config: the variable, its effective value, and where it came from."""
+
+    variable: str
+    value: object
+    source: str
+
+
 class ConfigError(Exception):
     """Bad configuration: `errors` has one actionable line per bad variable or flag."""
 
@@ -87,26 +108,61 @@ class ConfigError(Exception):
         self.errors = errors
 
 
-def load_settings(env: Mapping[str, str], flags: RunFlags | None = None) -> Settings:
-    """Build the Settings from `env` (normally `os.environ`) and flags, or raise ConfigError."""
-    reader = _Reader(env, flags or RunFlags())
-    settings = _build(reader, flags or RunFlags())
-    if reader.errors:
-        raise ConfigError(reader.errors)
-    return settings
+def load_settings(
+    env: Mapping[str, str], flags: RunFlags | None = None, *, terminal: bool = False
+) -> Settings:
+    """Build the Settings from `env` (normally `os.environ`) and flags, or raise ConfigError.
+
+    `terminal`: stderr is a terminal, so the agent's own log defaults to short text lines.
+    """
+    return _load(env, flags or RunFlags(), terminal)[0]
+
+
+def explain(
+    env: Mapping[str, str], flags: RunFlags | None = None, *, terminal: bool = False
+) -> list[Explained]:
+    """Every setting as check-config shows it: variable name, value (secrets masked), source."""
+    settings, reader = _load(env, flags or RunFlags(), terminal)
+    lines = []
+    for field in fields(Settings):
+        variable = _FIELD_VARIABLES.get(field.name, f"SHIPPER_{field.name.upper()}")
+        value = getattr(settings, field.name)
+        if field.name in _SECRET_FIELDS and value is not None:
+            value = MASK
+        lines.append(Explained(variable, value, reader.source_of(variable)))
+    return lines
 
 
 def ignored_variables(env: Mapping[str, str]) -> list[str]:
-    """Notes on set variables shipper does not act on: fluentd-only ones and unknown SHIPPER_*."""
+    """Notes on set variables shipper does not act on: fluentd-only ones and unknown SHIPPER_*.
+
+    An unknown SHIPPER_* name gets the closest known one as a suggestion.
+    """
     reader = _Reader(env, RunFlags())
     _build(reader, RunFlags())
+    known = sorted(reader.consulted | known_variables())
     notes = [f"{name} is ignored: {why}" for name, why in _IGNORED.items() if env.get(name)]
-    notes += [
-        f"{name} is not a shipper variable (misspelled?)"
-        for name in sorted(env)
-        if name.startswith("SHIPPER_") and name not in reader.consulted
-    ]
+    for name in sorted(env):
+        if name.startswith("SHIPPER_") and name not in reader.consulted:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else "misspelled?"
+            notes.append(f"{name} is not a shipper variable; {hint}")
     return notes
+
+
+def known_variables() -> set[str]:
+    """Every variable shipper reads (those consulted when nothing is set: all branches)."""
+    reader = _Reader({}, RunFlags())
+    _build(reader, RunFlags())
+    return {name for name in reader.consulted if not name.startswith("--")}
+
+
+def _load(env: Mapping[str, str], flags: RunFlags, terminal: bool) -> tuple[Settings, _Reader]:
+    reader = _Reader(env, flags)
+    settings = _build(reader, flags, terminal)
+    if reader.errors:
+        raise ConfigError([redact(error, reader.secrets) for error in reader.errors])
+    return settings, reader
 
 
 def split_host_port(text: str) -> tuple[str, int]:
@@ -133,6 +189,32 @@ class _Reader:
             self._values["--output"] = flags.output
         self.errors: list[str] = []
         self.consulted: set[str] = set()
+        self.secrets = [value for name, value in env.items() if name in _SECRET_VARIABLES]
+        self._sources: dict[str, str] = {}  # variable -> where its value came from
+
+    def source_of(self, variable: str) -> str:
+        return self._sources.get(variable, "default")
+
+    def came_from(self, variable: str, name: str | None) -> None:
+        """Record that `variable`'s value was taken from `name` (a flag, it, or a compat name)."""
+        if name is None:
+            source = "default"
+        elif name.startswith("--"):
+            source = f"flag {name}"
+        elif name == variable:
+            source = "variable"
+        else:
+            source = f"compat variable {name}"
+        self._sources[variable] = source
+
+    def derived(self, variable: str, how: str) -> None:
+        self._sources[variable] = f"derived: {how}"
+
+    def flag(self, variable: str, flag: str, value: T) -> T:
+        """A flag's value (recorded as the source of `variable` when given)."""
+        if value:
+            self.came_from(variable, flag)
+        return value
 
     def first(self, *names: str) -> str | None:
         """The first of `names` that is set."""
@@ -145,11 +227,13 @@ class _Reader:
     def raw(self, name: str, default: str) -> str:
         """The value even when empty: for the one variable where empty means something."""
         self.consulted.add(name)
+        self.came_from(name, name if name in self._env else None)
         return self._env.get(name, default)
 
     def get(self, *names: str, parse: Callable[[str], T], default: T) -> T:
         """The first set variable parsed, or `default` when none is set (or it is bad)."""
         name = self.first(*names)
+        self.came_from(next(n for n in names if not n.startswith("--")), name)
         return default if name is None else self.check(name, self._values[name], parse, default)
 
     def check(self, name: str, text: str, parse: Callable[[str], T], default: T) -> T:
@@ -164,15 +248,16 @@ class _Reader:
         self.errors.append(f"{name}={shown}: {message}")
 
 
-def _build(r: _Reader, flags: RunFlags) -> Settings:
+def _build(r: _Reader, flags: RunFlags, terminal: bool = False) -> Settings:
     d = _DEFAULTS
-    es_hosts = _es_hosts(r, flags)
+    es_hosts, url_credentials = _es_hosts(r, flags)
+    es_user, es_password = _es_basic_auth(r, url_credentials)
     kubernetes, kubernetes_enabled, kube_url = _kubernetes(r)
     _check_pairs(r)
     return Settings(
-        paths=flags.paths
+        paths=r.flag("SHIPPER_PATHS", "--path", flags.paths)
         or r.get("SHIPPER_PATHS", "FLUENT_CONTAINER_TAIL_PATH", parse=_globs, default=d.paths),
-        exclude_paths=flags.exclude_paths
+        exclude_paths=r.flag("SHIPPER_EXCLUDE_PATHS", "--exclude", flags.exclude_paths)
         or r.get(
             "SHIPPER_EXCLUDE_PATHS",
             "FLUENT_CONTAINER_TAIL_EXCLUDE_PATH",
@@ -195,13 +280,11 @@ def _build(r: _Reader, flags: RunFlags) -> Settings:
         pod_name=r.get("POD_NAME", parse=str, default=d.pod_name),
         pod_namespace=r.get("POD_NAMESPACE", parse=str, default=d.pod_namespace),
         output=_output(r, has_hosts=bool(es_hosts) or r.first("SHIPPER_ES_HOSTS") is not None),
-        once=flags.once,
+        once=r.flag("--once", "--once", flags.once),
         es_hosts=es_hosts,
-        es_user=r.get("SHIPPER_ES_USER", "FLUENT_ELASTICSEARCH_USER", parse=str, default=d.es_user),
-        es_password=r.get(
-            "SHIPPER_ES_PASSWORD", "FLUENT_ELASTICSEARCH_PASSWORD", parse=str, default=d.es_password
-        ),
-        es_api_key=r.get("SHIPPER_ES_API_KEY", parse=str, default=d.es_api_key),
+        es_user=es_user,
+        es_password=es_password,
+        es_api_key=r.get("SHIPPER_ES_API_KEY", parse=_api_key, default=d.es_api_key),
         es_ca_file=r.get("SHIPPER_ES_CA_FILE", parse=_existing_file, default=d.es_ca_file),
         es_client_cert=r.get(
             "SHIPPER_ES_CLIENT_CERT", parse=_existing_file, default=d.es_client_cert
@@ -222,11 +305,7 @@ def _build(r: _Reader, flags: RunFlags) -> Settings:
         es_compression=r.get(
             "SHIPPER_ES_COMPRESSION", parse=_choice("none", "gzip"), default=d.es_compression
         ),
-        es_template=r.get(
-            "SHIPPER_ES_TEMPLATE",
-            parse=_choice("none", "install"),
-            default="install" if r.first(*_TEMPLATE_FILE) else d.es_template,
-        ),
+        es_template=_es_template(r),
         es_template_name=r.get(
             "SHIPPER_ES_TEMPLATE_NAME",
             "FLUENT_ELASTICSEARCH_TEMPLATE_NAME",
@@ -328,25 +407,81 @@ def _build(r: _Reader, flags: RunFlags) -> Settings:
             parse=_choice("debug", "info", "warning", "error", aliases={"warn": "warning"}),
             default=d.log_level,
         ),
-        log_format=r.get("SHIPPER_LOG_FORMAT", parse=_choice("json", "text"), default=d.log_format),
+        log_format=_log_format(r, terminal),
     )
 
 
 # --- settings built from several variables
 
 
-def _es_hosts(r: _Reader, flags: RunFlags) -> tuple[str, ...]:
-    """`--es`, else `SHIPPER_ES_HOSTS`, else the fluentd image's HOST, PORT, SCHEME, PATH."""
+Credentials = tuple[str, str]  # (user, password) from a URL's user-info
+_FoundCredentials = tuple[str, str, Credentials]  # (where: name, its value, credentials)
+
+
+def _es_hosts(r: _Reader, flags: RunFlags) -> tuple[tuple[str, ...], _FoundCredentials | None]:
+    """`--es`, else `SHIPPER_ES_HOSTS`, else the fluentd image's HOST, PORT, SCHEME, PATH.
+
+    Credentials in the URLs (`https://user:pass@host`, as fluent-plugin-elasticsearch takes
+    them) are taken out of the URLs and returned with the name they came from.
+    """
     if flags.es_hosts:
-        urls = [r.check("--es", url, _base_url, "") for url in flags.es_hosts]
-        return tuple(url for url in urls if url)
-    if r.first("SHIPPER_ES_HOSTS"):
-        return r.get("SHIPPER_ES_HOSTS", parse=_base_urls, default=())
-    host = r.get("FLUENT_ELASTICSEARCH_HOST", parse=_bare_host, default="")
-    scheme = r.get("FLUENT_ELASTICSEARCH_SCHEME", parse=_choice("http", "https"), default="http")
-    port = r.get("FLUENT_ELASTICSEARCH_PORT", parse=_port, default=9200)
-    path = r.get("FLUENT_ELASTICSEARCH_PATH", parse=_url_path, default="")
-    return (f"{scheme}://{_join_host_port(host, port)}{path}",) if host else ()
+        name, texts = "--es", list(flags.es_hosts)
+    elif r.first("SHIPPER_ES_HOSTS"):
+        name, texts = "SHIPPER_ES_HOSTS", r.value("SHIPPER_ES_HOSTS").split(",")
+    else:
+        host = r.get("FLUENT_ELASTICSEARCH_HOST", parse=_bare_host, default="")
+        scheme = r.get(
+            "FLUENT_ELASTICSEARCH_SCHEME", parse=_choice("http", "https"), default="http"
+        )
+        port = r.get("FLUENT_ELASTICSEARCH_PORT", parse=_port, default=9200)
+        path = r.get("FLUENT_ELASTICSEARCH_PATH", parse=_url_path, default="")
+        if not host:
+            return (), None
+        r.derived("SHIPPER_ES_HOSTS", "FLUENT_ELASTICSEARCH_HOST, _PORT, _SCHEME, _PATH")
+        return (f"{scheme}://{_join_host_port(host, port)}{path}",), None
+    r.came_from("SHIPPER_ES_HOSTS", name)
+    value = ",".join(texts)
+    urls, found = [], set()
+    for text in texts:
+        try:
+            url, credentials = _url_and_credentials(text)
+        except ValueError as exc:
+            if name == "--es":  # one flag per URL: its value is the URL
+                r.fail(name, text, str(exc))
+            else:
+                r.fail(name, value, f"{text.strip()!r}: {exc}")
+            continue
+        urls.append(url)
+        if credentials:
+            r.secrets.append(credentials[1])
+            found.add(credentials)
+    if len(found) > 1:
+        r.fail(name, value, "the URLs carry different credentials, but one user serves all hosts")
+    return tuple(urls), ((name, value, found.pop()) if len(found) == 1 else None)
+
+
+def _es_basic_auth(
+    r: _Reader, url_credentials: _FoundCredentials | None
+) -> tuple[str | None, str | None]:
+    """User and password: SHIPPER_ES_USER/_PASSWORD (or compat), else those in the URLs."""
+    user = r.get("SHIPPER_ES_USER", "FLUENT_ELASTICSEARCH_USER", parse=_trimmed, default=None)
+    password = r.get(
+        "SHIPPER_ES_PASSWORD", "FLUENT_ELASTICSEARCH_PASSWORD", parse=_trimmed, default=None
+    )
+    if url_credentials is None:
+        return user, password
+    name, value, (url_user, url_password) = url_credentials
+    if user is not None or password is not None or r.first("SHIPPER_ES_API_KEY"):
+        r.fail(
+            name,
+            value,
+            "credentials are given both in the URL and in SHIPPER_ES_USER/_PASSWORD "
+            "or SHIPPER_ES_API_KEY: keep one",
+        )
+        return user, password
+    r.derived("SHIPPER_ES_USER", f"the URL in {name}")
+    r.derived("SHIPPER_ES_PASSWORD", f"the URL in {name}")
+    return url_user, url_password
 
 
 def _output(r: _Reader, *, has_hosts: bool) -> Output:
@@ -354,6 +489,8 @@ def _output(r: _Reader, *, has_hosts: bool) -> Output:
     default = Output("elasticsearch" if has_hosts else "stdout")
     name = r.first("--output", "SHIPPER_OUTPUT")
     output = r.get("--output", "SHIPPER_OUTPUT", parse=_parse_output, default=default)
+    if name is None and has_hosts:
+        r.derived("SHIPPER_OUTPUT", "Elasticsearch hosts are set")
     if name is not None and output.kind == "elasticsearch" and not has_hosts:
         r.fail(
             name,
@@ -367,6 +504,14 @@ def _es_index(r: _Reader) -> str:
     """`SHIPPER_ES_INDEX`, else the index fluent-plugin-elasticsearch would write to."""
     if r.first("SHIPPER_ES_INDEX"):
         return r.get("SHIPPER_ES_INDEX", parse=_index_pattern, default=_DEFAULTS.es_index)
+    compat = r.first(
+        "FLUENT_ELASTICSEARCH_LOGSTASH_FORMAT",
+        "FLUENT_ELASTICSEARCH_LOGSTASH_PREFIX",
+        "FLUENT_ELASTICSEARCH_LOGSTASH_DATEFORMAT",
+        "FLUENT_ELASTICSEARCH_LOGSTASH_INDEX_NAME",
+    )
+    if compat:
+        r.derived("SHIPPER_ES_INDEX", "FLUENT_ELASTICSEARCH_LOGSTASH_* variables")
     if r.get("FLUENT_ELASTICSEARCH_LOGSTASH_FORMAT", parse=_bool, default=True):
         prefix = r.get(
             "FLUENT_ELASTICSEARCH_LOGSTASH_PREFIX", parse=_index_pattern, default="logstash"
@@ -391,7 +536,7 @@ def _kubernetes(r: _Reader) -> tuple[Any, bool, str | None]:
         "SHIPPER_KUBE_URL", "FLUENT_FILTER_KUBERNETES_URL", "KUBERNETES_SERVICE_HOST"
     )
     if url_name == "SHIPPER_KUBE_URL":
-        url = r.get(url_name, parse=_base_url, default=None)
+        url = r.get(url_name, parse=_kube_url, default=None)
     elif url_name == "FLUENT_FILTER_KUBERNETES_URL":
         url = r.get(url_name, parse=_fluentd_kube_url, default=None)
     elif url_name == "KUBERNETES_SERVICE_HOST":
@@ -400,6 +545,10 @@ def _kubernetes(r: _Reader) -> tuple[Any, bool, str | None]:
         url = f"https://{_join_host_port(host, port)}" if host else None
     else:
         url = None
+    if url_name == "KUBERNETES_SERVICE_HOST":
+        r.derived("SHIPPER_KUBE_URL", "KUBERNETES_SERVICE_HOST and _PORT")
+    else:
+        r.came_from("SHIPPER_KUBE_URL", url_name)
     if mode == "on" and url_name is None:
         r.fail(
             "SHIPPER_KUBERNETES",
@@ -407,6 +556,11 @@ def _kubernetes(r: _Reader) -> tuple[Any, bool, str | None]:
             "needs the API server: set SHIPPER_KUBE_URL (or KUBERNETES_SERVICE_HOST)",
         )
     enabled = mode == "on" or (mode == "auto" and url_name is not None)
+    if mode == "auto":
+        known = f"the API server is known from {url_name}" if url_name else "no API server known"
+        r.derived("SHIPPER_KUBERNETES (resolved)", f"auto, and {known}")
+    else:
+        r.derived("SHIPPER_KUBERNETES (resolved)", mode)
     return mode, enabled, url
 
 
@@ -414,6 +568,7 @@ def _kube_labels(r: _Reader) -> bool:
     """`SHIPPER_KUBE_LABELS`, else the inverse of the fluentd image's SKIP_LABELS."""
     skip = "FLUENT_KUBERNETES_METADATA_SKIP_LABELS"
     if r.first("SHIPPER_KUBE_LABELS", skip) == skip:
+        r.came_from("SHIPPER_KUBE_LABELS", skip)
         return not r.get(skip, parse=_bool, default=not _DEFAULTS.kube_labels)
     return r.get("SHIPPER_KUBE_LABELS", parse=_bool, default=_DEFAULTS.kube_labels)
 
@@ -427,7 +582,30 @@ def _metrics_addr(r: _Reader) -> str:
     port = r.get(
         "FLUENTD_PROMETHEUS_PORT", parse=lambda t: _port_number(t, minimum=0), default=24231
     )
+    r.derived("SHIPPER_METRICS_ADDR", "FLUENTD_PROMETHEUS_BIND and _PORT")
     return _join_host_port(host, port)
+
+
+def _es_template(r: _Reader) -> Any:
+    """`SHIPPER_ES_TEMPLATE`; unset, a template file given means `install`."""
+    file_name = r.first(*_TEMPLATE_FILE)
+    template = r.get(
+        "SHIPPER_ES_TEMPLATE",
+        parse=_choice("none", "install"),
+        default="install" if file_name else _DEFAULTS.es_template,
+    )
+    if file_name and not r.first("SHIPPER_ES_TEMPLATE"):
+        r.derived("SHIPPER_ES_TEMPLATE", f"{file_name} is set")
+    return template
+
+
+def _log_format(r: _Reader, terminal: bool) -> Any:
+    """`SHIPPER_LOG_FORMAT`; unset, short text lines on a terminal and JSON elsewhere."""
+    default = "text" if terminal else _DEFAULTS.log_format
+    log_format = r.get("SHIPPER_LOG_FORMAT", parse=_choice("json", "text"), default=default)
+    if terminal and not r.first("SHIPPER_LOG_FORMAT"):
+        r.derived("SHIPPER_LOG_FORMAT", "stderr is a terminal")
+    return log_format
 
 
 def _check_pairs(r: _Reader) -> None:
@@ -526,38 +704,41 @@ def _glob_list(text: str) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _base_url(text: str) -> str:
-    """An http(s) base URL with a host; a trailing `/` is dropped so paths can be appended."""
+def _url_and_credentials(text: str) -> tuple[str, Credentials | None]:
+    """An http(s) base URL with a host, without its user-info; a trailing `/` is dropped so
+    paths can be appended. The user-info, percent-decoded, is returned beside it."""
     url = text.strip().rstrip("/")
     parts = urlsplit(url)
     examples = "(examples: http://es:9200, https://[fd00::1]:9200/prefix)"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL with a host {examples}")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("credentials in the URL are not accepted: use SHIPPER_ES_USER/_PASSWORD")
     if parts.query or parts.fragment:
         raise ValueError(f"a base URL has no query or fragment {examples}")
     try:
         parts.port  # noqa: B018 -- raises on a bad port
     except ValueError:
         raise ValueError(f"bad port {examples}") from None
+    if parts.username is None and parts.password is None:
+        return url, None
+    netloc = parts.netloc.rpartition("@")[2]
+    bare = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return bare, (unquote(parts.username or ""), unquote(parts.password or ""))
+
+
+def _kube_url(text: str) -> str:
+    """The API server's base URL; it authenticates by token, never by URL credentials."""
+    url, credentials = _url_and_credentials(text)
+    if credentials is not None:
+        raise ValueError(
+            "credentials in the URL are not used: the API server is authenticated with "
+            "the service-account token (SHIPPER_KUBE_TOKEN_FILE)"
+        )
     return url
-
-
-def _base_urls(text: str) -> tuple[str, ...]:
-    urls = []
-    for part in text.split(","):
-        try:
-            urls.append(_base_url(part))
-        except ValueError as exc:
-            raise ValueError(f"{part.strip()!r}: {exc}") from None
-    return tuple(urls)
 
 
 def _fluentd_kube_url(text: str) -> str:
     """The fluentd image's URL ends in `/api`; shipper wants the server's base URL."""
-    url = _base_url(text)
-    return url.removesuffix("/api")
+    return _kube_url(text).removesuffix("/api")
 
 
 def _bare_host(text: str) -> str:
@@ -611,6 +792,23 @@ def _index_pattern(text: str) -> str:
     if forbidden:
         raise ValueError(f"Elasticsearch index names cannot contain {''.join(forbidden)!r}")
     return text
+
+
+def _trimmed(text: str) -> str:
+    """A user name or password: spaces and line breaks around it (a Secret made
+    `--from-file` ends in one) are not part of it."""
+    return text.strip()
+
+
+def _api_key(text: str) -> str:
+    """An API key as Elasticsearch hands it out (base64): one word of printable ASCII."""
+    key = text.strip()
+    if any(char.isspace() or not char.isprintable() or not char.isascii() for char in key):
+        raise ValueError(
+            "has a space, line break or non-ASCII character inside: it must be the "
+            "one-word key Elasticsearch gave (its `encoded` value)"
+        )
+    return key
 
 
 def _existing_file(text: str) -> str:

@@ -55,7 +55,7 @@ class Settings:
     es_pipeline: str | None = None
     es_compression: Literal["none", "gzip"] = "none"
     es_template: Literal["none", "install"] = "none"
-    es_template_name: str | None = None  # FLUENT_ELASTICSEARCH_TEMPLATE_NAME
+    es_template_name: str = "shipper"  # FLUENT_ELASTICSEARCH_TEMPLATE_NAME
     es_template_file: str | None = None  # FLUENT_ELASTICSEARCH_TEMPLATE_FILE
     es_template_overwrite: bool = False  # FLUENT_ELASTICSEARCH_TEMPLATE_OVERWRITE
     batch_max_bytes: int = 5 * 1024 * 1024

@@ -27,8 +27,15 @@ def shipper_cmd(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
     )
 
 
-def config_lines(stdout: str) -> dict[str, str]:
-    return dict(line.split(" = ", 1) for line in stdout.splitlines() if " = " in line)
+def config_lines(stdout: str) -> dict[str, tuple[str, str]]:
+    """check-config's `VARIABLE = value  (source)` lines: variable -> (value, source)."""
+    lines = {}
+    for line in stdout.splitlines():
+        if " = " in line:
+            variable, rest = line.split(" = ", 1)
+            value, _, source = rest.rpartition("  (")
+            lines[variable] = (value, source.removesuffix(")"))
+    return lines
 
 
 def test_version() -> None:
@@ -43,28 +50,46 @@ def test_no_command_prints_help_and_exits_2() -> None:
     assert "check-config" in done.stderr and "replay-dead-letter" in done.stderr
 
 
-def test_check_config_prints_every_field_with_secrets_masked(tmp_path: Path) -> None:
+def test_check_config_prints_every_variable_its_value_and_source(tmp_path: Path) -> None:
     env = {
         "SHIPPER_ES_USER": "elastic",
         "SHIPPER_ES_PASSWORD": "hunter2",
         "SHIPPER_FLUSH_INTERVAL": "250ms",
+        "FLUENT_ELASTICSEARCH_BUFFER_FLUSH_THREAD_COUNT": "4",
         "FLUENT_ELASTICSEARCH_SSL_VERSION": "TLSv1_2",
     }
+    (tmp_path / "logs").mkdir()
     done = shipper_cmd(
-        "check-config", "--es", "http://127.0.0.1:9200/", "--state-dir", str(tmp_path), env=env
+        "check-config",
+        "--es",
+        "http://127.0.0.1:9200/",
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--path",
+        str(tmp_path / "logs/*.log"),
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     assert "hunter2" not in done.stdout + done.stderr
     lines = config_lines(done.stdout)
-    assert set(lines) == {f.name for f in fields(Settings)}
-    assert lines["es_password"] == "***"
-    assert lines["es_api_key"] == "null"
-    assert lines["es_user"] == '"elastic"'
-    assert lines["es_hosts"] == '["http://127.0.0.1:9200"]'
-    assert lines["output"] == '"elasticsearch"'
-    assert lines["state_dir"] == f'"{tmp_path}"'
-    assert lines["flush_interval"] == "0.25"
+    assert len(lines) == len(fields(Settings))
+    assert all(n.split()[0].isupper() or n == "--once" for n in lines)  # not field names
+    assert lines["SHIPPER_ES_PASSWORD"] == ('"***"', "variable")
+    assert lines["SHIPPER_ES_API_KEY"] == ("null", "default")
+    assert lines["SHIPPER_ES_USER"] == ('"elastic"', "variable")
+    assert lines["SHIPPER_ES_HOSTS"] == ('["http://127.0.0.1:9200"]', "flag --es")
+    assert lines["SHIPPER_OUTPUT"] == ('"elasticsearch"', "derived: Elasticsearch hosts are set")
+    assert lines["SHIPPER_STATE_DIR"] == (f'"{tmp_path / "state"}"', "flag --state-dir")
+    assert lines["SHIPPER_FLUSH_INTERVAL"] == ("0.25", "variable")
+    assert lines["SHIPPER_CONCURRENCY"] == (
+        "4",
+        "compat variable FLUENT_ELASTICSEARCH_BUFFER_FLUSH_THREAD_COUNT",
+    )
+    assert lines["SHIPPER_ES_TEMPLATE_NAME"] == ('"shipper"', "default")
+    assert lines["SHIPPER_READ_FROM"] == ('"head"', "default")
     assert "note: FLUENT_ELASTICSEARCH_SSL_VERSION is ignored" in done.stdout
+    assert "no file matches" in done.stderr  # a warning: the directory exists, no file yet
+    assert not (tmp_path / "state").exists()  # checked, and what the check created removed
 
 
 def test_check_config_names_the_bad_variable_and_exits_2() -> None:
@@ -98,3 +123,21 @@ def test_main_returns_exit_codes_in_process(capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().out == f"shipper {shipper.__version__}\n"
     assert main([]) == 2
     assert "usage: shipper" in capsys.readouterr().err
+
+
+def test_the_defaults_help_shows_are_the_real_defaults() -> None:
+    from shipper.cli import _HELP_VARIABLES
+    from shipper.config import known_variables, load_settings
+
+    listed = [entry for group in _HELP_VARIABLES.values() for entry in group]
+    assert {name for name, _, _ in listed} <= known_variables()
+    for name, default, _ in listed:
+        if default:
+            assert load_settings({name: default}) == load_settings({}), name
+
+
+def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"shipper {shipper.__version__}\n"

@@ -1,9 +1,18 @@
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shipper.config import ConfigError, RunFlags, ignored_variables, load_settings, split_host_port
+from shipper.config import (
+    ConfigError,
+    RunFlags,
+    explain,
+    ignored_variables,
+    known_variables,
+    load_settings,
+    split_host_port,
+)
 from shipper.settings import Output, Settings
 
 MIB = 1024 * 1024
@@ -392,7 +401,8 @@ def test_kubernetes_on_and_off() -> None:
         ({"SHIPPER_ES_HOSTS": "es-0:9200"}, "SHIPPER_ES_HOSTS='es-0:9200': 'es-0:9200': not an"),
         ({"SHIPPER_ES_HOSTS": "http://a:9200,ftp://b"}, "'ftp://b': not an http(s) URL"),
         ({"SHIPPER_ES_HOSTS": "http://a:99999"}, "SHIPPER_ES_HOSTS='http://a:99999': 'http://a"),
-        ({"SHIPPER_ES_HOSTS": "https://u:p@es:9200"}, "credentials in the URL are not accepted"),
+        ({"SHIPPER_KUBE_URL": "https://u:pw@k8s:443"},
+         "SHIPPER_KUBE_URL='https://u:***@k8s:443': credentials in the URL are not used"),
         ({"SHIPPER_ES_HOSTS": "http://es:9200/?x=1"}, "no query or fragment"),
         ({"FLUENT_ELASTICSEARCH_HOST": "http://es"}, "FLUENT_ELASTICSEARCH_HOST='http://es': not"),
         ({"FLUENT_ELASTICSEARCH_HOST": "es", "FLUENT_ELASTICSEARCH_PORT": "0"},
@@ -536,3 +546,136 @@ def test_merge_json_key_may_not_name_one_of_our_fields() -> None:
         load_settings({"SHIPPER_MERGE_JSON_KEY": "kubernetes"})
     assert info.value.errors[0].startswith("SHIPPER_MERGE_JSON_KEY='kubernetes'")
     assert load_settings({"SHIPPER_MERGE_JSON_KEY": ""}).merge_json_key == ""
+
+
+@pytest.mark.parametrize(
+    ("misspelled", "suggested"),
+    [
+        ("SHIPPER_ES_HOST", "SHIPPER_ES_HOSTS"),
+        ("SHIPPER_FLUSH_INTERVALL", "SHIPPER_FLUSH_INTERVAL"),
+        ("SHIPPER_ES_APIKEY", "SHIPPER_ES_API_KEY"),
+        ("SHIPPER_STATEDIR", "SHIPPER_STATE_DIR"),
+    ],
+)
+def test_a_misspelled_variable_gets_a_suggestion(misspelled: str, suggested: str) -> None:
+    assert ignored_variables({misspelled: "x"}) == [
+        f"{misspelled} is not a shipper variable; did you mean {suggested}?"
+    ]
+
+
+def test_an_unknown_variable_far_from_any_name_gets_no_guess() -> None:
+    assert ignored_variables({"SHIPPER_ZZZZZZZZZZZZZZZZZZ": "x"}) == [
+        "SHIPPER_ZZZZZZZZZZZZZZZZZZ is not a shipper variable; misspelled?"
+    ]
+
+
+# --- credentials and secrets
+
+
+def test_credentials_in_elasticsearch_urls_are_basic_auth_and_leave_the_urls() -> None:
+    hosts = "https://elastic:ch%40nge%20me@es-0:9200/,https://es-1:9200"
+    s = load_settings({"SHIPPER_ES_HOSTS": hosts})
+    assert s.es_hosts == ("https://es-0:9200", "https://es-1:9200")
+    assert (s.es_user, s.es_password) == ("elastic", "ch@nge me")
+    flagged = load_settings({}, RunFlags(es_hosts=("http://u:pw@[::1]:9200/es",)))
+    assert flagged.es_hosts == ("http://[::1]:9200/es",)
+    assert (flagged.es_user, flagged.es_password) == ("u", "pw")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"SHIPPER_ES_HOSTS": "http://u:pw1@a,http://u:pw2@b"},
+            "SHIPPER_ES_HOSTS='http://u:***@a,http://u:***@b': the URLs carry different "
+            "credentials, but one user serves all hosts",
+        ),
+        (
+            {"SHIPPER_ES_HOSTS": "http://u:secret@a", "SHIPPER_ES_USER": "v"},
+            "SHIPPER_ES_HOSTS='http://u:***@a': credentials are given both in the URL and in "
+            "SHIPPER_ES_USER/_PASSWORD or SHIPPER_ES_API_KEY: keep one",
+        ),
+        (
+            {"SHIPPER_ES_HOSTS": "http://u:secret@a", "SHIPPER_ES_API_KEY": "k"},
+            "SHIPPER_ES_HOSTS='http://u:***@a': credentials are given both",
+        ),
+        (
+            {"SHIPPER_ES_HOSTS": "http://u:secret@a:x"},
+            "SHIPPER_ES_HOSTS='http://u:***@a:x': 'http://u:***@a:x': bad port",
+        ),
+    ],
+)
+def test_url_credential_mistakes_are_masked(env: dict[str, str], expected: str) -> None:
+    errors = errors_of(env)
+    assert len(errors) == 1 and errors[0].startswith(expected), errors
+    assert not any(word in errors[0] for word in ("pw1", "pw2", "secret"))
+
+
+def test_keys_and_passwords_are_trimmed() -> None:
+    s = load_settings({"SHIPPER_ES_USER": " elastic\n", "SHIPPER_ES_PASSWORD": "\tp w\r\n"})
+    assert (s.es_user, s.es_password) == ("elastic", "p w")  # a space inside stays
+    assert load_settings({"SHIPPER_ES_API_KEY": " a2V5Og==\n"}).es_api_key == "a2V5Og=="
+
+
+@pytest.mark.parametrize("key", ["a2V5\nOg==", "a2V5 Og==", "a2V5Og==\x00", "clé"])
+def test_an_api_key_with_whitespace_or_control_inside_is_refused_unshown(key: str) -> None:
+    assert errors_of({"SHIPPER_ES_API_KEY": key}) == [
+        "SHIPPER_ES_API_KEY=***: has a space, line break or non-ASCII character inside: it "
+        "must be the one-word key Elasticsearch gave (its `encoded` value)"
+    ]
+
+
+# --- where each value came from
+
+
+def sources(env: dict[str, str], flags: RunFlags | None = None, **kw: Any) -> dict[str, Any]:
+    return {line.variable: (line.value, line.source) for line in explain(env, flags, **kw)}
+
+
+def test_explain_names_the_variable_and_the_source_of_each_value() -> None:
+    env = {
+        "SHIPPER_READ_FROM": "tail",
+        "FLUENT_ELASTICSEARCH_HOST": "es",
+        "FLUENT_ELASTICSEARCH_PASSWORD": "pw",
+        "FLUENT_ELASTICSEARCH_USER": "u",
+        "KUBERNETES_SERVICE_HOST": "10.0.0.1",
+        "FLUENT_ELASTICSEARCH_TEMPLATE_FILE": __file__,
+    }
+    shown = sources(env, RunFlags(state_dir="/tmp/s", once=True), terminal=True)
+    assert shown["SHIPPER_READ_FROM"] == ("tail", "variable")
+    assert shown["SHIPPER_STATE_DIR"] == ("/tmp/s", "flag --state-dir")
+    assert shown["--once"] == (True, "flag --once")
+    assert shown["SHIPPER_ES_HOSTS"] == (
+        ("http://es:9200",),
+        "derived: FLUENT_ELASTICSEARCH_HOST, _PORT, _SCHEME, _PATH",
+    )
+    assert shown["SHIPPER_ES_USER"] == ("u", "compat variable FLUENT_ELASTICSEARCH_USER")
+    assert shown["SHIPPER_ES_PASSWORD"] == ("***", "compat variable FLUENT_ELASTICSEARCH_PASSWORD")
+    assert shown["SHIPPER_OUTPUT"] == (
+        Output("elasticsearch"),
+        "derived: Elasticsearch hosts are set",
+    )
+    assert shown["SHIPPER_KUBE_URL"] == (
+        "https://10.0.0.1:443",
+        "derived: KUBERNETES_SERVICE_HOST and _PORT",
+    )
+    assert shown["SHIPPER_KUBERNETES (resolved)"] == (
+        True,
+        "derived: auto, and the API server is known from KUBERNETES_SERVICE_HOST",
+    )
+    assert shown["SHIPPER_ES_TEMPLATE"] == (
+        "install",
+        "derived: FLUENT_ELASTICSEARCH_TEMPLATE_FILE is set",
+    )
+    assert shown["SHIPPER_ES_TEMPLATE_NAME"] == ("shipper", "default")
+    assert shown["SHIPPER_LOG_FORMAT"] == ("text", "derived: stderr is a terminal")
+    assert sources({})["SHIPPER_LOG_FORMAT"] == ("json", "default")
+
+
+def test_explain_covers_every_setting_with_a_variable_shipper_reads() -> None:
+    shown = explain({})
+    assert len(shown) == len(fields(Settings))
+    known = known_variables()
+    for line in shown:
+        name = line.variable.removesuffix(" (resolved)")
+        assert name in known or name == "--once", name

@@ -1,4 +1,7 @@
-"""The agent's own log: one JSON object per line on stderr, or plain text on request.
+"""The agent's own log: one JSON object per line on stderr, or short text lines.
+
+On a terminal a status line (`--once`'s progress) may sit below the log: each log line
+is written above it and the status drawn again, so the two never interleave.
 
 Context goes in `extra={...}` and becomes fields of the JSON line. A warning or error
 that repeats (same logger, level and message template) is written once per window;
@@ -12,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TextIO
 
 import orjson
 
@@ -52,7 +56,7 @@ def _printable(value: object) -> str:
 
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
@@ -62,6 +66,43 @@ class TextFormatter(logging.Formatter):
         if extras:
             text += " " + " ".join(f"{k}={v}" for k, v in extras.items())
         return text
+
+
+class TerminalHandler(logging.StreamHandler[TextIO]):
+    """Log lines above a status line that is redrawn in place (`\r`, erase to the end)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._status = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+            self.stream.write(f"\r\x1b[K{line}\n{self._status}")
+            self.flush()
+        except Exception:  # logging's own convention: report, never raise
+            self.handleError(record)
+
+    def set_status(self, text: str, *, final: bool = False) -> None:
+        """Draw `text` as the status line; `final` leaves it on screen and ends it."""
+        self.acquire()
+        try:
+            self.stream.write(f"\r{text}\x1b[K" + ("\n" if final else ""))
+            self.flush()
+            self._status = "" if final else text
+        finally:
+            self.release()
+
+
+_terminal: TerminalHandler | None = None
+
+
+def show_status(text: str, *, final: bool = False) -> None:
+    """Draw a status line below the log on stderr (a terminal)."""
+    global _terminal
+    if _terminal is None:
+        _terminal = TerminalHandler(sys.stderr)
+    _terminal.set_status(text, final=final)
 
 
 @dataclass
@@ -140,7 +181,12 @@ class RateLimitedHandler(logging.Handler):
 
 def setup_logging(level: str, fmt: str) -> None:
     """Route the `shipper` loggers to stderr in the chosen format, repeats rate-limited."""
-    stream = logging.StreamHandler(sys.stderr)
+    global _terminal
+    stream: logging.StreamHandler[TextIO]
+    if sys.stderr.isatty():
+        stream = _terminal = TerminalHandler(sys.stderr)
+    else:
+        stream = logging.StreamHandler(sys.stderr)
     stream.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger("shipper")
     for old in root.handlers:

@@ -1,12 +1,13 @@
-"""`--once` on a terminal: one status line on stderr, rewritten twice a second."""
+"""`--once`: on a terminal a status line rewritten twice a second; at the end, terminal
+or not, one summary line on stderr."""
 
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Callable
 
+from shipper.observe.logging import show_status
 from shipper.observe.metrics import Metrics
 
 
@@ -36,9 +37,31 @@ class Progress:
     async def run(self) -> None:
         try:
             while True:
-                sys.stderr.write("\r" + self.line() + "\x1b[K")
-                sys.stderr.flush()
+                show_status(self.line())
                 await asyncio.sleep(0.5)
         finally:
-            sys.stderr.write("\r" + self.line() + "\x1b[K\n")
-            sys.stderr.flush()
+            show_status(self.line(), final=True)
+
+
+def summary_line(metrics: Metrics, files: int, seconds: float, had_positions: bool) -> str:
+    """What `--once` did, in one line; says so when the saved positions were already at
+    the end of every file (a second run over the same state)."""
+    m = metrics
+    dropped = sum(
+        sample.value
+        for family in m.records_dropped.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
+    line = (
+        f"shipper --once: {files} file{'' if files == 1 else 's'}, "
+        f"{int(_value(m.records_read))} records read, "
+        f"{int(_value(m.records_delivered))} delivered, "
+        f"{int(_value(m.records_dead_lettered))} dead-lettered, {int(dropped)} dropped "
+        f"in {seconds:.1f}s"
+    )
+    if _value(m.read_bytes) == 0:
+        line += (
+            ": nothing new since the saved positions" if had_positions else ": the files are empty"
+        )
+    return line

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import collections
+import fnmatch
+import json
 import random
 import ssl
 import threading
@@ -78,7 +80,11 @@ class FakeElasticsearch:
         password: str | None = None,
         api_key: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        index_privileges: dict[str, list[str]] | None = None,
+        cluster_privileges: list[str] | None = None,
     ) -> None:
+        """`index_privileges` (index pattern -> privileges) and `cluster_privileges` are the
+        role of the one user (or API key); None for either means a superuser's `all`."""
         self.version = version
         self.requests: list[RequestLog] = []
         self.bulk_items_total = 0
@@ -90,6 +96,8 @@ class FakeElasticsearch:
         self._username = username
         self._credentials = _accepted_credentials(username, password, api_key)
         self._ssl_context = ssl_context
+        self._index_privileges = index_privileges
+        self._cluster_privileges = cluster_privileges
         self._outage: int | None = None
         self._reject_fraction = 0.0
         self._reject_status = 429
@@ -279,6 +287,8 @@ class FakeElasticsearch:
                 return _only(
                     request, ("GET", "HEAD"), lambda: Answer(*self._cluster.get_templates(pattern))
                 )
+        if parts == ["_security", "user", "_has_privileges"] and self._credentials:
+            return _only(request, ("GET", "POST"), lambda: self._has_privileges(request))
         if len(parts) == 1 and not parts[0].startswith("_"):
             return _only(request, ("GET", "HEAD"), lambda: self._get_index(parts[0]))
         message = f"no handler found for uri [{_target(request)}] and method [{method}]"
@@ -316,6 +326,40 @@ class FakeElasticsearch:
         took = int((time.monotonic() - started) * 1000)
         return Answer(200, {"took": took, "errors": errors, "items": items})
 
+    def _has_privileges(self, request: RequestLog) -> Answer:
+        """The has-privileges API (security on: only then is its handler registered)."""
+        try:
+            asked = json.loads(request.body or b"{}")
+        except ValueError:
+            return Answer(400, error_body("parse_exception", "request body is required", 400))
+        index: dict[str, dict[str, bool]] = {}
+        for entry in asked.get("index", []):
+            for name in entry.get("names", []):
+                granted = index.setdefault(name, {})
+                for privilege in entry.get("privileges", []):
+                    granted[privilege] = self._granted_on_index(name, privilege)
+        cluster = {
+            name: _implied(self._cluster_privileges, name, _CLUSTER_IMPLIED)
+            for name in asked.get("cluster", [])
+        }
+        all_granted = all(ok for g in index.values() for ok in g.values()) and all(cluster.values())
+        body = {
+            "username": self._username or "_api_key",
+            "has_all_requested": all_granted,
+            "cluster": cluster,
+            "index": index,
+            "application": {},
+        }
+        return Answer(200, body)
+
+    def _granted_on_index(self, name: str, privilege: str) -> bool:
+        if self._index_privileges is None:
+            return True
+        return any(
+            fnmatch.fnmatchcase(name, pattern) and _implied(held, privilege, _INDEX_IMPLIED)
+            for pattern, held in self._index_privileges.items()
+        )
+
     def _get_index(self, name: str) -> Answer:
         with self._lock:
             found = self._cluster.indices.get(name)
@@ -335,6 +379,25 @@ class FakeElasticsearch:
             return Answer(
                 200, {found.write_name: {"aliases": {}, "mappings": mappings, "settings": settings}}
             )
+
+
+# Which named privileges grant which others (elastic.co security-privileges.html).
+_INDEX_IMPLIED = {
+    "all": {"write", "index", "create", "create_doc", "create_index", "auto_configure", "read"},
+    "write": {"index", "create", "create_doc", "delete", "update"},
+    "index": {"create", "create_doc", "update"},
+    "create": {"create_doc"},
+}
+_CLUSTER_IMPLIED = {
+    "all": {"manage", "manage_index_templates", "monitor"},
+    "manage": {"manage_index_templates", "monitor"},
+}
+
+
+def _implied(held: list[str] | None, wanted: str, implied: dict[str, set[str]]) -> bool:
+    if held is None:
+        return True
+    return any(p == wanted or wanted in implied.get(p, set()) for p in held)
 
 
 def _only(request: RequestLog, allowed: tuple[str, ...], answer: Callable[[], Answer]) -> Answer:

@@ -22,14 +22,8 @@ def once_args(tmp_path: Path, out: Path) -> list[str]:
     ]
 
 
-def test_once_on_a_terminal_shows_files_records_speed_and_what_is_left(tmp_path: Path) -> None:
-    c = Container(tmp_path / "node", "ns", "pod", "app")
-    c.write(f"line {i}" for i in range(2000))
-    out = tmp_path / "out.ndjson"
-    agent = Agent(
-        once_args(tmp_path, out),
-        {"SHIPPER_LOG_LEVEL": "warning"},
-    )
+def run_on_a_terminal(agent: Agent) -> tuple[int, str]:
+    """Run the agent with stderr on a pseudo-terminal; its exit code and what it showed."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen(agent.args, env=agent.env, cwd=agent.cwd, stderr=follower)
     os.close(follower)
@@ -42,14 +36,49 @@ def test_once_on_a_terminal_shows_files_records_speed_and_what_is_left(tmp_path:
         if not chunk:
             break
         shown += chunk
-    assert proc.wait(30) == 0
+    code = proc.wait(30)
     os.close(leader)
-    last = shown.decode().replace("\r", "\n").strip().splitlines()[-1]
-    assert "files 1" in last and "records read 2000" in last and "delivered 2000" in last
-    assert "MB/s" in last and "left 0.0 MB" in last
+    return code, shown.decode()
 
 
-def test_once_off_a_terminal_prints_no_progress(tmp_path: Path) -> None:
+def visible_lines(shown: str) -> list[str]:
+    """What stays on screen: per line, what follows its last carriage return."""
+    return [
+        line.rstrip("\r").rsplit("\r", 1)[-1].replace("\x1b[K", "") for line in shown.split("\n")
+    ]
+
+
+def test_once_on_a_terminal_shows_files_records_speed_and_what_is_left(tmp_path: Path) -> None:
+    c = Container(tmp_path / "node", "ns", "pod", "app")
+    c.write(f"line {i}" for i in range(2000))
+    out = tmp_path / "out.ndjson"
+    code, shown = run_on_a_terminal(
+        Agent(once_args(tmp_path, out), {"SHIPPER_LOG_LEVEL": "warning"})
+    )
+    assert code == 0
+    progress, summary = [line for line in visible_lines(shown) if line.strip()][-2:]
+    assert "files 1" in progress and "records read 2000" in progress
+    assert "delivered 2000" in progress
+    assert "MB/s" in progress and "left 0.0 MB" in progress
+    assert summary.startswith("shipper --once: 1 file, 2000 records read, 2000 delivered, ")
+
+
+def test_once_on_a_terminal_logs_short_text_lines_above_the_progress(tmp_path: Path) -> None:
+    c = Container(tmp_path / "node", "ns", "pod", "app")
+    c.write(f"line {i}" for i in range(20000))
+    out = tmp_path / "out.ndjson"
+    code, shown = run_on_a_terminal(Agent(once_args(tmp_path, out), {"SHIPPER_LOG_LEVEL": "info"}))
+    assert code == 0
+    lines = [line for line in visible_lines(shown) if line.strip()]
+    logs = [line for line in lines if " INFO shipper." in line]
+    assert any("shipper starting" in line for line in logs)
+    assert not any(line.lstrip().startswith("{") for line in lines)  # not JSON on a terminal
+    for line in lines:  # a log line and the progress never share a line
+        assert not (" INFO shipper." in line and "MB/s" in line), line
+    assert lines[-1].startswith("shipper --once: 1 file, 20000 records read")
+
+
+def test_once_off_a_terminal_prints_no_progress_but_one_summary_line(tmp_path: Path) -> None:
     c = Container(tmp_path / "node", "ns", "pod", "app")
     c.write(["one line"])
     result = Agent(
@@ -57,4 +86,6 @@ def test_once_off_a_terminal_prints_no_progress(tmp_path: Path) -> None:
         {"SHIPPER_LOG_LEVEL": "warning"},
     ).run()
     assert result.returncode == 0
-    assert b"records read" not in result.stderr
+    assert b"MB/s" not in result.stderr and b"\r" not in result.stderr
+    assert result.stderr.decode().splitlines() == [result.stderr.decode().splitlines()[0]]
+    assert result.stderr.startswith(b"shipper --once: 1 file, 1 records read, 1 delivered, ")

@@ -133,6 +133,11 @@ class KubeClient:
         try:
             with open(self._token_file, encoding="utf-8") as f:
                 self._token = f.read().strip() or None
+            if self._token and len(self._token.split()) > 1:  # never into a header, or a log
+                log.warning(
+                    "Kubernetes token file %s holds several words: not used", self._token_file
+                )
+                self._token = None
         except FileNotFoundError:
             self._token = None
         except OSError as exc:
