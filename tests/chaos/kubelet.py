@@ -35,13 +35,17 @@ class Segment:
     first: int
     name: str  # in the container's directory, without ".gz"
     fate: str = "live"
+    last_write: float = 0.0  # when its last record was written (the run's clock)
 
 
 class Container:
     """One running (later ended) container of its own pod, writing its numbered records."""
 
-    def __init__(self, root: Path, index: int, rng: random.Random, weight: float) -> None:
+    def __init__(
+        self, root: Path, index: int, rng: random.Random, weight: float, record_size: int
+    ) -> None:
         self.index = index
+        self.record_size = record_size
         self.namespace = f"team-{index % 3}"
         self.pod = f"app-{index}-{rng.randrange(16**5):05x}"
         uid = "-".join(f"{rng.randrange(16**n):0{n}x}" for n in (8, 4, 4, 4, 12))
@@ -58,20 +62,22 @@ class Container:
         self.size = 0  # of the current 0.log
         self.segments = [Segment(0, "0.log")]
         self.running = True
-        self.removed: list[tuple[int, int]] = []  # records [first, end) whose files are gone
+        # records [first, end) whose files are gone, and when the last of them was written
+        self.removed: list[tuple[int, int, float]] = []
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
         self.link.symlink_to(self.path)
 
-    def write(self, n: int, stamp: str) -> None:
+    def write(self, n: int, stamp: str, now: float) -> None:
         """Append `n` whole records in one write (the runtime writes whole lines)."""
         lines = []
         for seq in range(self.written, self.written + n):
             stream = "stderr" if seq % 7 == 0 else "stdout"
-            lines.append(f"{stamp} {stream} F {records.text(self.index, seq)}\n")
+            lines.append(f"{stamp} {stream} F {records.text(self.index, seq, self.record_size)}\n")
         data = "".join(lines).encode()
         written = os.write(self._fd, data)
         assert written == len(data), "a short write to a regular file"
         self.written += n
+        self.segments[-1].last_write = now
         self.size += len(data)
 
     def rotate(self, max_files: int) -> int:
@@ -131,7 +137,7 @@ class Container:
         segment.fate = fate
         following = self.segments.index(segment) + 1
         end = self.segments[following].first if following < len(self.segments) else self.written
-        self.removed.append((segment.first, end))
+        self.removed.append((segment.first, end, segment.last_write))
 
     def _rotated_name(self) -> str:
         """`0.log.<YYYYMMDD-hhmmss>` in local time; a second later if that name was taken
@@ -149,9 +155,15 @@ class Node:
     """The containers of one node: writes at a total rate, rotation checks, churn and GC."""
 
     def __init__(
-        self, root: Path, containers: int, rng: random.Random, weights: tuple[float, float]
+        self,
+        root: Path,
+        containers: int,
+        rng: random.Random,
+        weights: tuple[float, float],
+        record_size: int,
     ) -> None:
         self.root = root
+        self._record_size = record_size
         self._rng = rng
         self._weights = weights
         self.containers: dict[int, Container] = {}
@@ -170,13 +182,14 @@ class Node:
 
     def start_pod(self) -> Container:
         weight = self._rng.uniform(*self._weights)
-        c = Container(self.root, len(self.containers), self._rng, weight)
+        c = Container(self.root, len(self.containers), self._rng, weight, self._record_size)
         self.containers[c.index] = c
         self._owed[c.index] = 0.0
         return c
 
-    def write(self, n: int) -> None:
-        """Write `n` records, shared among the running containers by their weights."""
+    def write(self, n: int, now: float) -> None:
+        """Write `n` records, shared among the running containers by their weights; `now`
+        is the run's clock."""
         running = self.running()
         total = sum(c.weight for c in running)
         if n <= 0 or not running:
@@ -187,7 +200,7 @@ class Node:
             due = int(self._owed[c.index])
             if due:
                 self._owed[c.index] -= due
-                c.write(due, stamp)
+                c.write(due, stamp, now)
 
     def check_rotation(self, rotate_bytes: int, max_files: int) -> None:
         """One pass of kubelet's log monitor: rotate every running container over the size."""
@@ -204,9 +217,9 @@ class Node:
         self.start_pod()
         return ended
 
-    def take_removed(self) -> list[tuple[int, int, int]]:
-        """(container, first, end) of the records whose files were removed since the last
-        call: from then on, what was not read is gone for any agent."""
+    def take_removed(self) -> list[tuple[int, int, int, float]]:
+        """(container, first, end, last written) of the records whose files were removed
+        since the last call: from then on, what was not read is gone for any agent."""
         removed = [(c.index, *span) for c in self.containers.values() for span in c.removed]
         for c in self.containers.values():
             c.removed.clear()

@@ -19,6 +19,7 @@ class Config:
     containers: int = 30  # running at any time (churn replaces the ones that end)
     weights: tuple[float, float] = (0.3, 3.0)  # a container's share of the rate, relative
     rate: int = 3000  # records per second, all containers together
+    record_size: int = 400  # characters of padding per record, on average (1.4 MB/s)
     rotate_bytes: int = 512 * KIB  # kubelet's containerLogMaxSize
     rotate_check: float = 2.0  # how often kubelet compares sizes with it
     max_files: int = 5  # kubelet's containerLogMaxFiles
@@ -47,6 +48,7 @@ SHORT = Config(
     containers=6,
     weights=(0.9, 1.2),  # alike, so each rotates every 4-5 s: twice in the outage,
     rate=2000,  # yet not so often that kubelet deletes what a fixed agent could still read
+    record_size=100,
     rotate_bytes=200 * KIB,
     rotate_check=1.0,
     outages=(10.0,),

@@ -10,14 +10,17 @@ import re
 import string
 import zlib
 
-_PAD = (string.ascii_letters + string.digits) * 4
+_PAD = (string.ascii_letters + string.digits) * 64
+MAX_SIZE = 2000
 _KEY = re.compile(r"c(\d+)-s(\d+) ")
 
 
-def text(container: int, seq: int) -> str:
-    """`c<container>-s<seq> <crc32> <padding>`, 60-180 characters."""
+def text(container: int, seq: int, size: int) -> str:
+    """`c<container>-s<seq> <crc32> <padding>`, the padding `size` characters on average
+    (from half to one and a half times that)."""
+    assert 2 <= size <= MAX_SIZE
     key = f"c{container}-s{seq}"
-    width = 40 + (seq * 7919 + container * 104729) % 120
+    width = size // 2 + (seq * 7919 + container * 104729) % size
     start = (seq * 31 + container) % 62
     padding = _PAD[start : start + width]
     return f"{key} {zlib.crc32((key + padding).encode()):08x} {padding}"

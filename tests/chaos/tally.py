@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 from tests.chaos import records
-from tests.fakes.elasticsearch import FakeElasticsearch
 
 
 @dataclass
@@ -28,10 +26,13 @@ class Tally:
 
 
 def count(
-    written: Mapping[int, int], pods: Mapping[int, str], documents: Iterable[Mapping[str, Any]]
+    written: Mapping[int, int],
+    pods: Mapping[int, str],
+    size: int,
+    documents: Iterable[Mapping[str, Any]],
 ) -> tuple[Tally, dict[int, bytearray]]:
     """Tally documents against `written` (records 0..n-1 per container, whose pod is
-    `pods[container]`); also returns which records arrived, per container."""
+    `pods[container]`, written with `size`); also returns which records arrived."""
     tally = Tally(written=sum(written.values()))
     arrived = {c: bytearray(n) for c, n in written.items()}
     for doc in documents:
@@ -49,7 +50,7 @@ def count(
             continue
         seen[seq] = 1
         pod = (doc.get("kubernetes") or {}).get("pod_name")
-        if log != records.text(container, seq) or pod != pods[container]:
+        if log != records.text(container, seq, size) or pod != pods[container]:
             tally.corrupted += 1
             _example(tally, f"corrupted: {str(log)[:80]!r} of pod {pod!r}")
         else:
@@ -61,25 +62,3 @@ def count(
 def _example(tally: Tally, what: str) -> None:
     if len(tally.examples) < 5:
         tally.examples.append(what)
-
-
-class Arrivals:
-    """Which records have arrived so far, read a little at a time: an index's documents
-    only ever grow, in arrival order, so each look reads only the new ones."""
-
-    def __init__(self) -> None:
-        self._seen: set[tuple[int, int]] = set()
-        self._read: dict[str, int] = {}
-
-    def update(self, es: FakeElasticsearch) -> None:
-        for index in es.indices():
-            docs = es.documents(index)
-            for doc in islice(docs.values(), self._read.get(index, 0), None):
-                key = records.key_of(doc.get("log"))
-                if key is not None:
-                    self._seen.add(key)
-            self._read[index] = len(docs)
-
-    def missing(self, container: int, first: int, end: int) -> int:
-        """How many of records [first, end) of `container` have not arrived."""
-        return sum((container, seq) not in self._seen for seq in range(first, end))
