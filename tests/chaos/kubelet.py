@@ -23,9 +23,9 @@ from pathlib import Path
 from tests.chaos import records
 
 # Where a file's records are at the end: still in a plain file (live or rotated), in a
-# compressed copy, deleted by kubelet (the oldest beyond max_files, always a compressed
-# copy by then), or removed with the pod.
-FATES = ("live", "rotated", "gz", "deleted", "gc")
+# compressed copy, deleted by kubelet as the oldest beyond max_files (a compressed copy
+# by then, unless max_files < 3), or removed with the pod.
+FATES = ("live", "rotated", "gz", "gz_deleted", "rotated_deleted", "gc")
 
 
 @dataclass
@@ -87,7 +87,7 @@ class Container:
         )
         for old in rotated[: max(len(rotated) - max(max_files - 2, 0), 0)]:
             os.unlink(self.dir / (old.name + ".gz" if old.fate == "gz" else old.name))
-            self._gone(old, "deleted")
+            self._gone(old, f"{old.fate}_deleted")
         compressed = 0
         for plain in (s for s in self.segments if s.fate == "rotated"):
             source = self.dir / plain.name
@@ -121,7 +121,7 @@ class Container:
         shutil.rmtree(self.pod_dir)
         self.link.unlink()
         for segment in self.segments:
-            if segment.fate != "deleted":
+            if not segment.fate.endswith("_deleted"):
                 self._gone(segment, "gc")
 
     def fate_of(self, seq: int) -> str:

@@ -9,6 +9,10 @@ from dataclasses import dataclass, field, replace
 
 KIB = 1024
 SETTLE = 3.0  # seconds after an outage kept free of other faults
+# An agent that keeps up delivers a record this soon after it could first be delivered
+# (see Plan.deliverable): backoff, a restart, reading the backlog. Kubelet removing a
+# file sooner puts its records at risk; the plan's pod removals never do.
+DELIVERY_MARGIN = 10.0
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,8 @@ SHORT = Config(
     rotate_bytes=200 * KIB,
     rotate_check=1.0,
     outages=(10.0,),
-    rejections=4.0,
-    slow=3.0,
+    rejections=3.0,
+    slow=2.0,
     slow_delay=0.5,
     kills=2,
     kills_in_outages=1,
@@ -80,6 +84,10 @@ class Plan:
     config: Config
     events: tuple[Event, ...]
 
+    def deliverable(self, written: float) -> float:
+        """When a record written at `written` can first be delivered."""
+        return _deliverable(self.windows("outage"), written)
+
     def windows(self, on: str) -> list[tuple[float, float]]:
         """The (start, end) of each fault window of one kind, e.g. "outage"."""
         starts = [e.at for e in self.events if e.action == f"{on}_on"]
@@ -90,7 +98,7 @@ class Plan:
 def make_plan(config: Config, seed: int) -> Plan:
     """Place each fault, kill and churn at seeded times within the writing.
 
-    Faults end before 85 % of the duration, so the run's end shows what they did. The
+    Faults end before 90 % of the duration, so the run's end shows what they did. The
     outages come first; the 429s, slow answers and the other kills fall outside them
     (and the few seconds after), so how long reading is paused stays what the plan says.
     A kill placed in an outage falls in its last third: reading has been paused longest
@@ -110,7 +118,7 @@ def make_plan(config: Config, seed: int) -> Plan:
         ("slow", config.slow, config.slow_delay),
     ):
         if length > 0:
-            start = _outside(rng, busy, length, 0.1 * d, 0.85 * d)
+            start = _outside(rng, busy, length, 0.05 * d, 0.9 * d)
             events += [Event(start, f"{name}_on", value), Event(start + length, f"{name}_off")]
     kills = [
         rng.uniform(start + length * 0.7, start + length - 0.5)
@@ -124,12 +132,21 @@ def make_plan(config: Config, seed: int) -> Plan:
     for _ in range(config.churn):
         at = rng.uniform(0.05 * d, 0.9 * d)
         events.append(Event(at, "churn", rng.randrange(1 << 30)))
-        removal = at + config.gc_delay
+        windows = [(start, start + length) for start, length in outages]
+        removal = max(at + config.gc_delay, _deliverable(windows, at) + DELIVERY_MARGIN)
         for start, end in busy:
             if start <= removal < end:
                 removal = end
         events.append(Event(removal, "gc", at))
     return Plan(seed, config, tuple(sorted(events)))
+
+
+def _deliverable(outages: list[tuple[float, float]], written: float) -> float:
+    """At once, or when the outage it was written in (or 2 s before: not sent yet) ends."""
+    for start, end in outages:
+        if start - 2.0 <= written < end:
+            return end
+    return written
 
 
 def _outside(

@@ -12,17 +12,13 @@ from pathlib import Path
 
 from tests.chaos.agent import Supervisor
 from tests.chaos.kubelet import Container, Node
-from tests.chaos.plan import Event, Plan
+from tests.chaos.plan import DELIVERY_MARGIN, Event, Plan
 from tests.chaos.tally import Tally, count
 from tests.fakes.elasticsearch import FakeElasticsearch
 
 TICK = 0.05  # the writer's pace: records due are written every tick
 SAMPLE_EVERY = 0.5  # RSS and /metrics
 QUIET_FOR = 3.0  # caught up: nothing left to read or deliver for this long
-# An agent that keeps up delivers a record this soon after it could first be delivered
-# (when written, or when the outage it was written in, or just before, ended): backoff,
-# a restart, reading the backlog. Kubelet removing a file sooner puts its records at risk.
-DELIVERY_MARGIN = 10.0
 
 
 @dataclass
@@ -142,7 +138,7 @@ def _write_through(
             node.check_rotation(config.rotate_bytes, config.max_files)
             next_check += config.rotate_check
         for _, first, end, last_write in node.take_removed():
-            if elapsed < _deliverable(plan, last_write) + DELIVERY_MARGIN:
+            if elapsed < plan.deliverable(last_write) + DELIVERY_MARGIN:
                 at_risk += end - first
         if elapsed >= next_sample:
             agent.sample()
@@ -153,15 +149,6 @@ def _write_through(
     if not agent.alive:
         agent.start()
     return at_risk
-
-
-def _deliverable(plan: Plan, written: float) -> float:
-    """When a record written at `written` can first be delivered: at once, or when the
-    outage it was written in (or 2 s before, not yet sent) ends."""
-    for start, end in plan.windows("outage"):
-        if start - 2.0 <= written < end:
-            return end
-    return written
 
 
 def _apply(

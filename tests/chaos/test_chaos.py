@@ -22,7 +22,7 @@ def lines_on_disk(c: Container) -> list[str]:
     """Every record text in the container's files, oldest file first (compressed too)."""
     texts = []
     for segment in c.segments:
-        if segment.fate in ("deleted", "gc"):
+        if segment.fate in ("gz_deleted", "gc"):
             continue
         if segment.fate == "gz":
             data = gzip.decompress((c.dir / f"{segment.name}.gz").read_bytes())
@@ -45,7 +45,7 @@ def test_the_simulated_kubelet_rotates_compresses_and_deletes_without_losing_a_l
         names = sorted(p.name for p in c.dir.iterdir())
         assert len(names) == 5 and not [n for n in names if n.endswith(".tmp")]
         assert sum(n.endswith(".gz") for n in names) == 3  # the newest rotated stays plain
-        kept = [s for s in c.segments if s.fate != "deleted"]
+        kept = [s for s in c.segments if s.fate != "gz_deleted"]
         expected = [records.text(c.index, seq, 50) for seq in range(kept[0].first, c.written)]
         assert lines_on_disk(c) == expected
         # what kubelet deleted is exactly what is not on disk any more
@@ -54,7 +54,7 @@ def test_the_simulated_kubelet_rotates_compresses_and_deletes_without_losing_a_l
     ended = node.churn(0)
     ended.remove()
     assert not ended.pod_dir.exists() and not ended.link.is_symlink()
-    assert {s.fate for s in ended.segments} == {"deleted", "gc"}
+    assert {s.fate for s in ended.segments} == {"gz_deleted", "gc"}
     assert len(node.running()) == 2
 
 
