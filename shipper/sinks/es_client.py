@@ -1,11 +1,14 @@
 """The one HTTP client to Elasticsearch: auth, TLS, keep-alive sized to the concurrency.
 
 With both an API key and a user set, the API key is used: one request carries one
-`Authorization` header.
+`Authorization` header. Every answer is read within a size cap and a total deadline:
+an endless or trickling answer (a proxy gone wrong) fails like a refused connection
+instead of taking the process's memory or holding a request forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Sequence
@@ -16,9 +19,11 @@ import orjson
 
 from shipper import __version__
 from shipper.settings import Settings
+from shipper.sinks.failures import AnswerTooLarge, explain_request
 
 log = logging.getLogger("shipper.elasticsearch")
 PROBE_TIMEOUT = 5.0  # seconds per host for start-up requests: never hold start-up long
+ANSWER_MAX_BYTES = 8 * 1024 * 1024  # GET / and template calls: far above a real answer
 
 
 class Unreachable(Exception):
@@ -58,17 +63,40 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
     return context
 
 
+async def read_capped(response: httpx.Response, cap: int) -> bytes:
+    """The answer's body (decoded), or `AnswerTooLarge` as soon as it passes `cap` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > cap:
+            raise AnswerTooLarge(f"the answer is larger than {cap} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def first_answer(
     client: httpx.AsyncClient, hosts: Sequence[str], method: str, path: str, **kwargs: Any
 ) -> httpx.Response:
-    """The answer of the first host, in order, that gives one; `Unreachable` if none does."""
-    kwargs.setdefault("timeout", min(PROBE_TIMEOUT, client.timeout.read or PROBE_TIMEOUT))
+    """The answer of the first host, in order, that gives one whole within PROBE_TIMEOUT and
+    ANSWER_MAX_BYTES; `Unreachable` (saying why for each host) if none does."""
+    deadline = min(PROBE_TIMEOUT, client.timeout.read or PROBE_TIMEOUT)
     errors = []
     for host in hosts:
+        request = client.build_request(
+            method, f"{host.rstrip('/')}{path}", timeout=deadline, **kwargs
+        )
         try:
-            return await client.request(method, f"{host.rstrip('/')}{path}", **kwargs)
-        except httpx.HTTPError as exc:
-            errors.append(f"{host}: {exc!r}")
+            async with asyncio.timeout(deadline):
+                response = await client.send(request, stream=True)
+                try:
+                    content = await read_capped(response, ANSWER_MAX_BYTES)
+                finally:
+                    await response.aclose()
+        except Exception as exc:  # any failure is this host's: try the next one
+            errors.append(f"{host}: {explain_request(exc, deadline)}")
+            continue
+        return httpx.Response(response.status_code, content=content, request=request)
     raise Unreachable("; ".join(errors) or "no host configured")
 
 

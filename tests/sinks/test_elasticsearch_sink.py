@@ -145,23 +145,33 @@ async def test_mapping_conflict_is_dead_lettered_and_the_rest_delivered(tmp_path
     assert sample(metrics, "shipper_records_delivered_total") == 19
 
 
-async def test_a_request_refused_whole_is_halved_down_to_the_culprit(tmp_path: Path) -> None:
+async def test_a_request_refused_whole_is_halved_but_a_single_document_is_never_dead_lettered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Halving finds the culprit; refused whole alone, it is the endpoint's fault (issue 13):
+    sent again, given up only when the --once budget is spent, never dead-lettered."""
     metrics, acks = Metrics(), Acks()
     events = acks.events(10)
     (block,) = events
     block.ids = block.id_list()
     block.ids[6] = "x" * 600  # Elasticsearch refuses the whole request: ids are <= 512 bytes
     with FakeElasticsearch() as es:
-        async with running(es_settings(tmp_path, es.url), metrics) as sink:
+        settings = es_settings(
+            tmp_path, es.url, once=True, once_retry_timeout=1.0, retry_max_backoff=0.2
+        )
+        async with running(settings, metrics) as sink:
             await sink.send(events)
-            assert await sink.drain(5)
+            assert not await sink.drain(10)
+            assert sink.failed == 1
         assert es.count() == 9 and doc_id(6) not in es.documents()
-    assert _all_acked_once(events)
-    (line,) = (tmp_path / "dead-letter.ndjson").read_bytes().splitlines()
-    entry = orjson.loads(line)
-    assert entry["id"] == "x" * 600 and entry["status"] == 400
-    assert entry["error"]["type"] == "action_request_validation_exception"
-    assert sample(metrics, "shipper_bulk_requests_total", status="400") >= 4  # 10, 5, 3, 2, 1
+        single = [r for r in es.requests if r.path == "/_bulk" and r.body.count(b"\n") == 2]
+        assert len(single) >= 2  # the culprit alone, sent again
+    assert not (tmp_path / "dead-letter.ndjson").exists()
+    assert sample(metrics, "shipper_records_dead_lettered_total") == 0
+    assert sum(block.ticket.pending for block in events) == 1  # only the culprit unacked
+    assert sample(metrics, "shipper_bulk_requests_total", status="400") >= 5  # 10, 5, 3, 2, 1, 1
+    assert "the endpoint is at fault" in caplog.text
+    assert "nothing is dead-lettered" in caplog.text
 
 
 async def test_an_outage_is_waited_out_without_loss_or_doubles(tmp_path: Path) -> None:

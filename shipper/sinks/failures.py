@@ -1,0 +1,156 @@
+"""Plain words for what a delivery attempt raised, and a log that says each cause once.
+
+Whatever a request or a write raises is one failed attempt, retried: the operator
+needs to know why and what to change, in one line, not a traceback. A cause that
+repeats (every retry of a long outage) is logged again once a minute with a count,
+and its end is logged too.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import httpx
+
+_CLIENT_CERT = (
+    "Elasticsearch asks for a client certificate: "
+    "set SHIPPER_ES_CLIENT_CERT and SHIPPER_ES_CLIENT_KEY"
+)
+# OpenSSL reasons (upper case) -> what to do about them
+_TLS_WORDS = (
+    (("CERTIFICATE_REQUIRED",), _CLIENT_CERT),
+    (
+        ("CERTIFICATE_VERIFY_FAILED",),
+        "the certificate of Elasticsearch is not trusted: set SHIPPER_ES_CA_FILE to the CA "
+        "that signed it",
+    ),
+    (
+        ("BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_UNKNOWN", "ACCESS_DENIED"),
+        "Elasticsearch refused our client certificate: check SHIPPER_ES_CLIENT_CERT and "
+        "SHIPPER_ES_CLIENT_KEY (signed by a CA it trusts?)",
+    ),
+    (
+        ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"),
+        "no TLS at that address: use http:// in SHIPPER_ES_HOSTS, or check the port",
+    ),
+)
+_STATUS_WORDS = {
+    401: "the credentials were refused: check SHIPPER_ES_USER and SHIPPER_ES_PASSWORD, "
+    "or SHIPPER_ES_API_KEY",
+    403: "the user may not write there: grant it the create_doc (or index) privilege "
+    "on the indices of SHIPPER_ES_INDEX",
+    404: "no _bulk API at that address: check the path in SHIPPER_ES_HOSTS",
+    429: "Elasticsearch is overloaded (429): sending again after a pause",
+}
+_OS_WORDS = {
+    errno.ENOSPC: "no space left on the device: free some space",
+    errno.EDQUOT: "disk quota exceeded: free some space or raise the quota",
+    errno.EMFILE: "too many open files: raise the limit (ulimit -n, the container's nofile)",
+    errno.ENFILE: "too many open files on the system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "read-only file system",
+    errno.EPIPE: "the reader of the pipe went away",
+    errno.EIO: "input/output error (a failing disk?)",
+}
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+class AnswerTooLarge(Exception):
+    """An answer longer than its cap: not an answer Elasticsearch gives, so not read on."""
+
+
+def explain_request(exc: BaseException, timeout: float | None = None) -> str:
+    """What a failed request to Elasticsearch means, and what to do about it, in a line."""
+    tls = _find(exc, ssl.SSLError)
+    if tls is not None:
+        reason = str(tls.reason or tls).upper()
+        for markers, words in _TLS_WORDS:
+            if any(marker in reason for marker in markers):
+                return words
+        return f"TLS error: {tls}"
+    if isinstance(exc, AnswerTooLarge):
+        return f"{exc}: is SHIPPER_ES_HOSTS the address of Elasticsearch?"
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        within = f" {timeout:g} s" if timeout else " the deadline"
+        return (
+            f"no whole answer within{within}: Elasticsearch is overloaded or unreachable "
+            "(SHIPPER_REQUEST_TIMEOUT)"
+        )
+    if _find(exc, ConnectionRefusedError) is not None:
+        return "connection refused: is Elasticsearch running at that address (SHIPPER_ES_HOSTS)?"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({exc or type(exc).__name__}): check SHIPPER_ES_HOSTS"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the connection closed before a whole answer came ({exc})"
+    if isinstance(exc, httpx.NetworkError) or _find(exc, ConnectionError) is not None:
+        return f"the connection failed ({exc or type(exc).__name__})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def explain_status(status: int) -> str:
+    """What an answer refusing a whole request means (5xx and others: the cluster's state)."""
+    return _STATUS_WORDS.get(status, f"answered {status}")
+
+
+def explain_write(path: str, exc: BaseException) -> str:
+    """What a failed open, write or fsync of `path` means, in a line."""
+    code = getattr(exc, "errno", None)
+    words = _OS_WORDS.get(code) if isinstance(code, int) else None
+    if words is None:
+        words = getattr(exc, "strerror", None) or f"{type(exc).__name__}: {exc}"
+    return f"cannot write {path}: {words}"
+
+
+def _find(exc: BaseException, kind: type[_E]) -> _E | None:
+    """`exc`, or the exception it was raised from, of `kind` (httpx wraps what it catches)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+class FailureLog:
+    """Logs each cause of failure once, again once a minute while it lasts (with a count),
+    and when it ends; keeps the last cause for the final line of `--once`."""
+
+    REPEAT_EVERY = 60.0
+
+    def __init__(self, logger: logging.Logger, clock: Callable[[], float] = time.monotonic) -> None:
+        self._log = logger
+        self._clock = clock
+        self._words: str | None = None
+        self._since_logged = 0
+        self._logged_at = 0.0
+        self.last: str | None = None  # the latest cause, kept after recovery
+
+    def failed(self, words: str, level: int = logging.WARNING) -> None:
+        """One failed attempt for `words`; logged unless it was said less than a minute ago."""
+        now = self._clock()
+        self.last = words
+        if words == self._words and now - self._logged_at < self.REPEAT_EVERY:
+            self._since_logged += 1
+            return
+        if words == self._words and self._since_logged:
+            self._log.log(level, "%s (%d more times)", words, self._since_logged)
+        else:
+            self._log.log(level, "%s", words)
+        self._words, self._since_logged, self._logged_at = words, 0, now
+
+    def recovered(self, what: str) -> None:
+        """An attempt worked: say so if a failure was logged."""
+        if self._words is not None:
+            self._log.info("%s works again", what)
+            self._words = None
+            self._since_logged = 0

@@ -1,0 +1,76 @@
+"""Plain words for failed attempts, and a log that says each cause once."""
+
+import errno
+import logging
+import ssl
+
+import httpx
+import pytest
+
+from shipper.sinks.failures import (
+    AnswerTooLarge,
+    FailureLog,
+    explain_request,
+    explain_write,
+)
+
+
+def _wrapped(cause: BaseException) -> httpx.ReadError:
+    try:
+        try:
+            raise cause
+        except BaseException as exc:
+            raise httpx.ReadError("read failed") from exc
+    except httpx.ReadError as wrapped:
+        return wrapped
+
+
+def test_tls_alerts_name_the_settings_to_change() -> None:
+    alert = ssl.SSLError(1, "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert")
+    alert.reason = "TLSV13_ALERT_CERTIFICATE_REQUIRED"  # type: ignore[misc]
+    words = "set SHIPPER_ES_CLIENT_CERT and SHIPPER_ES_CLIENT_KEY"
+    assert words in explain_request(alert)
+    assert words in explain_request(_wrapped(alert))  # as httpx may wrap it
+    untrusted = ssl.SSLError(1, "x")
+    untrusted.reason = "CERTIFICATE_VERIFY_FAILED"  # type: ignore[misc]
+    assert "SHIPPER_ES_CA_FILE" in explain_request(untrusted)
+
+
+@pytest.mark.parametrize(
+    ("exc", "words"),
+    [
+        (TimeoutError(), "no whole answer within 30 s"),
+        (AnswerTooLarge("the answer is larger than 10 bytes"), "larger than 10 bytes"),
+        (httpx.ConnectError("x"), "check SHIPPER_ES_HOSTS"),
+        (_wrapped(ConnectionRefusedError()), "connection refused"),
+        (RuntimeError("boom"), "RuntimeError: boom"),
+    ],
+)
+def test_request_failures_in_plain_words(exc: BaseException, words: str) -> None:
+    assert words in explain_request(exc, 30.0)
+
+
+def test_write_failures_name_the_path() -> None:
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert explain_write("/dev/full", full) == (
+        "cannot write /dev/full: no space left on the device: free some space"
+    )
+    assert "ulimit -n" in explain_write("/x", OSError(errno.EMFILE, "Too many open files"))
+
+
+def test_a_repeated_cause_is_logged_once_a_minute_with_a_count(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    failures = FailureLog(logging.getLogger("test.failures"), clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, "test.failures"):
+        for _ in range(5):
+            failures.failed("down")
+            now[0] += 1.0
+        now[0] += 60.0
+        failures.failed("down")
+        failures.failed("other")
+        failures.recovered("delivery")
+        failures.recovered("delivery")
+    assert caplog.messages == ["down", "down (4 more times)", "other", "delivery works again"]
+    assert failures.last == "other"
