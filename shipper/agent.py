@@ -45,10 +45,10 @@ def build_sink(settings: Settings, metrics: Metrics) -> Sink:
         from shipper.sinks.file import file_sink
 
         assert settings.output.path is not None
-        return file_sink(settings.output.path, metrics)
+        return file_sink(settings.output.path, settings, metrics)
     from shipper.sinks.stdout import stdout_sink
 
-    return stdout_sink(metrics)
+    return stdout_sink(settings, metrics)
 
 
 def _fix_mmap_threshold() -> None:
