@@ -63,6 +63,7 @@ from shipper.sinks.failures import FailureLog, explain_request, explain_status
 from shipper.sinks.hosts import HostPool
 from shipper.sinks.index_name import compile_index_pattern
 from shipper.sinks.template import TemplateInstaller
+from shipper.supervisor import Supervisor
 
 log = logging.getLogger("shipper.elasticsearch")
 
@@ -94,12 +95,14 @@ class ElasticsearchSink:
         *,
         reject: RejectHandler | None = None,
         indices_of: Callable[[Documents], list[str]] | None = None,
+        supervisor: Supervisor | None = None,
     ) -> None:
         """`reject` receives refused documents (default: the dead-letter file);
         `indices_of` names the index of each document of a block (default:
-        SHIPPER_ES_INDEX)."""
+        SHIPPER_ES_INDEX); `supervisor` restarts a worker that fails."""
         self._settings = settings
         self._metrics = metrics
+        self._supervisor = supervisor or Supervisor(metrics)
         self._hosts = HostPool(settings.es_hosts, settings.retry_max_backoff)
         self._reject = (
             reject
@@ -143,11 +146,12 @@ class ElasticsearchSink:
         self._metrics.output_up.set(1 if version else 0)
         if self._template:
             await self._template.install(self._client, self._hosts.hosts)
+        spawn = self._supervisor.spawn
         self._tasks = [
-            asyncio.create_task(self._work(), name=f"es-worker-{n}")
+            spawn(f"elasticsearch-worker-{n}", self._work)
             for n in range(self._settings.concurrency)
         ]
-        self._tasks.append(asyncio.create_task(self._flush_on_time(), name="es-flush"))
+        self._tasks.append(spawn("elasticsearch-flush", self._flush_on_time))
 
     async def send(self, blocks: list[Documents]) -> None:
         """Add the blocks' documents to the open batch; wait while enough batches are queued."""

@@ -1,9 +1,7 @@
-"""Plain words for what a delivery attempt raised, and a log that says each cause once.
+"""Plain words for what a delivery attempt raised, and the log line that says it.
 
 Whatever a request or a write raises is one failed attempt, retried: the operator
-needs to know why and what to change, in one line, not a traceback. A cause that
-repeats (every retry of a long outage) is logged again once a minute with a count,
-and its end is logged too.
+needs to know why and what to change, in one line, not a traceback.
 """
 
 from __future__ import annotations
@@ -11,8 +9,6 @@ from __future__ import annotations
 import errno
 import logging
 import ssl
-import time
-from collections.abc import Callable
 from typing import TypeVar
 
 import httpx
@@ -122,35 +118,24 @@ def _find(exc: BaseException, kind: type[_E]) -> _E | None:
 
 
 class FailureLog:
-    """Logs each cause of failure once, again once a minute while it lasts (with a count),
-    and when it ends; keeps the last cause for the final line of `--once`."""
+    """Logs each failed attempt's cause, and its end; keeps the last cause for the final
+    line of `--once`. The words are the line's template, so the log's own collapsing of
+    repeats (`shipper.observe.logging`) folds the retries of one cause into one line
+    with a count, and tells different causes apart."""
 
-    REPEAT_EVERY = 60.0
-
-    def __init__(self, logger: logging.Logger, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, logger: logging.Logger) -> None:
         self._log = logger
-        self._clock = clock
-        self._words: str | None = None
-        self._since_logged = 0
-        self._logged_at = 0.0
+        self._failing = False
         self.last: str | None = None  # the latest cause, kept after recovery
 
     def failed(self, words: str, level: int = logging.WARNING) -> None:
-        """One failed attempt for `words`; logged unless it was said less than a minute ago."""
-        now = self._clock()
+        """One failed attempt, for the reason `words`."""
         self.last = words
-        if words == self._words and now - self._logged_at < self.REPEAT_EVERY:
-            self._since_logged += 1
-            return
-        if words == self._words and self._since_logged:
-            self._log.log(level, "%s (%d more times)", words, self._since_logged)
-        else:
-            self._log.log(level, "%s", words)
-        self._words, self._since_logged, self._logged_at = words, 0, now
+        self._failing = True
+        self._log.log(level, words)  # no arguments: a "%" in the words stays as it is
 
     def recovered(self, what: str) -> None:
         """An attempt worked: say so if a failure was logged."""
-        if self._words is not None:
+        if self._failing:
+            self._failing = False
             self._log.info("%s works again", what)
-            self._words = None
-            self._since_logged = 0

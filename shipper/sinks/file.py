@@ -12,11 +12,14 @@ import os
 from shipper.observe.metrics import Metrics
 from shipper.settings import Settings
 from shipper.sinks.lines import LineSink
+from shipper.supervisor import Supervisor
 
 
-def file_sink(path: str, settings: Settings, metrics: Metrics) -> LineSink:
+def file_sink(
+    path: str, settings: Settings, metrics: Metrics, supervisor: Supervisor | None = None
+) -> LineSink:
     def opener() -> int:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
-    return LineSink(opener, path, settings, metrics, owns_fd=True)
+    return LineSink(opener, path, settings, metrics, owns_fd=True, supervisor=supervisor)

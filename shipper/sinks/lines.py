@@ -33,6 +33,7 @@ from shipper.record import Documents, ack_all
 from shipper.settings import Settings
 from shipper.sinks.backoff import Backoff
 from shipper.sinks.failures import FailureLog, explain_write
+from shipper.supervisor import Supervisor
 
 log = logging.getLogger("shipper.output")
 
@@ -54,7 +55,9 @@ class LineSink:
         settings: Settings,
         metrics: Metrics,
         owns_fd: bool = False,
+        supervisor: Supervisor | None = None,
     ) -> None:
+        self._supervisor = supervisor or Supervisor(metrics)
         self._opener = opener
         self._name = name
         self._settings = settings
@@ -75,7 +78,7 @@ class LineSink:
         self._failures = FailureLog(log)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._write_loop(), name="line-sink")
+        self._task = self._supervisor.spawn("output-writer", self._write_loop)
 
     async def send(self, blocks: list[Documents]) -> None:
         blocks = [block for block in blocks if block]  # nothing to write, nothing to ack

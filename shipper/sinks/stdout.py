@@ -7,8 +7,11 @@ import sys
 from shipper.observe.metrics import Metrics
 from shipper.settings import Settings
 from shipper.sinks.lines import LineSink
+from shipper.supervisor import Supervisor
 
 
-def stdout_sink(settings: Settings, metrics: Metrics) -> LineSink:
+def stdout_sink(
+    settings: Settings, metrics: Metrics, supervisor: Supervisor | None = None
+) -> LineSink:
     sys.stdout.flush()  # nothing of Python's own buffer may come after our lines
-    return LineSink(sys.stdout.fileno, "standard output", settings, metrics)
+    return LineSink(sys.stdout.fileno, "standard output", settings, metrics, supervisor=supervisor)
