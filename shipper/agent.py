@@ -163,6 +163,8 @@ class Agent:
             await server.close()
         if not delivered:
             cause = sink.last_failure or "not delivered in time"
+            for handler in logging.getLogger("shipper").handlers:
+                handler.flush()  # repeats held back by the log go before the last line
             log.error(
                 "%d records could not be delivered, their positions were not saved: %s",
                 sink.failed,
