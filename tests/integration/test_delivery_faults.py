@@ -7,6 +7,8 @@ the paths `file:` must take (/dev/null, /dev/stdout, a FIFO).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import ssl
 import threading
@@ -14,12 +16,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 import trustme
 
+from shipper import agent as agent_module
+from shipper.settings import Output, Settings
 from tests.fakes.elasticsearch import FakeElasticsearch
-from tests.integration.harness import Agent, Container, containers, wait_for
+from tests.integration.harness import Agent, Container, containers, free_port, wait_for
 
 FAST = {
     "SHIPPER_RETRY_MAX_BACKOFF": "300ms",
@@ -221,6 +226,7 @@ def test_a_full_disk_is_said_with_its_path_and_once_exits_3(tmp_path: Path) -> N
     _assert_gave_up_saying(done.stderr, "/dev/full", "no space left")
 
 
+@pytest.mark.slow  # the stop drains for its whole 20 s: the output never takes a record
 def test_a_running_agent_on_a_full_disk_keeps_trying_and_stops_in_time(tmp_path: Path) -> None:
     root = tmp_path / "node"
     _written(root)
@@ -268,3 +274,40 @@ def test_file_output_takes_devices_and_fifos(tmp_path: Path, target: str) -> Non
     if target != "/dev/null":
         lines = sorted(orjson.loads(line)["log"] for line in bytes(got).splitlines())
         assert lines == sorted(w.text for c in cs for w in c.written)
+
+
+async def test_readyz_turns_503_when_the_output_has_failed_too_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent in this process (to shorten the minute), writing to /dev/full."""
+    monkeypatch.setattr(agent_module, "NOT_READY_AFTER", 0.5)
+    monkeypatch.setattr(agent_module, "STOP_DRAIN_SECONDS", 0.5)  # /dev/full never drains
+    root = tmp_path / "node"
+    _written(root)
+    port = free_port()
+    settings = Settings(
+        paths=(str(root / "var/log/containers/*.log"),),
+        state_dir=str(tmp_path / "state"),
+        output=Output("file", "/dev/full"),
+        metrics_addr=f"127.0.0.1:{port}",
+        retry_max_backoff=0.1,
+    )
+    agent = agent_module.Agent(settings)
+    run = asyncio.create_task(agent.run())
+    answers: list[tuple[int, str]] = []
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(200):
+                with contextlib.suppress(httpx.HTTPError):
+                    got = await client.get("/readyz")
+                    answers.append((got.status_code, got.text))
+                    if got.status_code == 503 and "output" in got.text:
+                        break
+                await asyncio.sleep(0.02)
+    finally:
+        agent.stop.set()
+        assert await asyncio.wait_for(run, 10) == 0
+    assert (200, "ready\n") in answers  # ready while the failures are young
+    assert answers[-1][0] == 503
+    assert "the output has failed for" in answers[-1][1]
+    assert "cannot write /dev/full: no space left" in answers[-1][1]
