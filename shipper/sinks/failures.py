@@ -80,6 +80,9 @@ def explain_request(exc: BaseException, timeout: float | None = None) -> str:
             f"no whole answer within{within}: Elasticsearch is overloaded or unreachable "
             "(SHIPPER_REQUEST_TIMEOUT)"
         )
+    system = _find(exc, OSError)
+    if system is not None and system.errno in _OS_WORDS:  # EMFILE opening a connection...
+        return _OS_WORDS[system.errno]
     if _find(exc, ConnectionRefusedError) is not None:
         return "connection refused: is Elasticsearch running at that address (SHIPPER_ES_HOSTS)?"
     if isinstance(exc, httpx.ConnectError):

@@ -44,6 +44,7 @@ def test_tls_alerts_name_the_settings_to_change() -> None:
         (httpx.ConnectError("x"), "check SHIPPER_ES_HOSTS"),
         (_wrapped(ConnectionRefusedError()), "connection refused"),
         (RuntimeError("boom"), "RuntimeError: boom"),
+        (_wrapped(OSError(errno.EMFILE, "Too many open files")), "too many open files"),
     ],
 )
 def test_request_failures_in_plain_words(exc: BaseException, words: str) -> None:
