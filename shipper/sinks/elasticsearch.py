@@ -58,8 +58,13 @@ from shipper.sinks.bulk import (
     request_error,
 )
 from shipper.sinks.dead_letter import DeadLetterFile
-from shipper.sinks.es_client import build_client, log_cluster_version, read_capped
-from shipper.sinks.failures import FailureLog, explain_request, explain_status
+from shipper.sinks.es_client import (
+    build_client,
+    log_cluster_version,
+    read_capped,
+    tls_alert,
+)
+from shipper.sinks.failures import FailureLog, connection_lost, explain_request, explain_status
 from shipper.sinks.hosts import HostPool
 from shipper.sinks.index_name import compile_index_pattern
 from shipper.sinks.template import TemplateInstaller
@@ -77,11 +82,13 @@ ANSWER_ITEM_BYTES = 2048  # ... room for an error's type and reason (filter_path
 
 
 class _Failed(Exception):
-    """A whole request got no usable answer (its documents are all sent again); the
-    message says why in plain words."""
+    """A whole request got no usable answer (its documents are all sent again); says why
+    in plain words, as a log template and its arguments."""
 
-    def __init__(self, words: str, level: int = logging.WARNING) -> None:
-        super().__init__(words)
+    def __init__(self, template: str, *args: object, level: int = logging.WARNING) -> None:
+        super().__init__(template % args)
+        self.template = template
+        self.values = args
         self.level = level
 
 
@@ -308,7 +315,7 @@ class ElasticsearchSink:
                 answer = await self._request(host, chunk)
             except _Failed as failure:
                 self._hosts.failed(host)
-                self._failures.failed(str(failure), failure.level)
+                self._failures.failed(failure.level, failure.template, *failure.values)
                 await self._again(chunks, chunk, backoff)
                 continue
             if isinstance(answer, ItemError):
@@ -321,11 +328,15 @@ class ElasticsearchSink:
                 self._refusing = True
                 self._hosts.failed(host)
                 self._failures.failed(
-                    f"Elasticsearch at {host} refused a request of {len(chunk)} records whole "
-                    f"({answer.status} {answer.error['type']}: {answer.error['reason']:.200}), "
+                    logging.ERROR,
+                    "Elasticsearch at %s refused a request of %d records whole (%s %s: %.200s), "
                     "a single document too: the endpoint is at fault (a proxy? a size limit?), "
                     "not the documents; sending again, nothing is dead-lettered",
-                    logging.ERROR,
+                    host,
+                    len(chunk),
+                    answer.status,
+                    answer.error["type"],
+                    answer.error["reason"],
                 )
                 await self._again(chunks, chunk, backoff)
                 continue
@@ -389,7 +400,9 @@ class ElasticsearchSink:
             metrics.bulk_requests.labels(status="error").inc()
             metrics.output_up.set(0)
             words = explain_request(exc, timeout)
-            raise _Failed(f"bulk request to {host} failed: {words}") from exc
+            if connection_lost(exc) and host.startswith("https:"):
+                words = await tls_alert(self._settings, host) or words
+            raise _Failed("bulk request to %s failed: %s", host, words) from exc
         metrics.bulk_requests.labels(status=str(status)).inc()
         metrics.bulk_request_duration.observe(time.monotonic() - started)
         if 200 <= status < 300:
@@ -398,8 +411,11 @@ class ElasticsearchSink:
             except BulkResponseError as exc:
                 metrics.output_up.set(0)
                 raise _Failed(
-                    f"the answer of {host} to a bulk request cannot be read whole, so nothing "
-                    f"counts as delivered and all {len(batch)} records go again: {exc}"
+                    "the answer of %s to a bulk request cannot be read whole, so nothing counts "
+                    "as delivered and all %d records go again: %s",
+                    host,
+                    len(batch),
+                    exc,
                 ) from exc
             metrics.output_up.set(1)
             return outcome
@@ -419,7 +435,12 @@ class ElasticsearchSink:
         level = logging.WARNING if status == 429 or status >= 500 else logging.ERROR
         reason = content[:300].decode("utf-8", "replace")
         raise _Failed(
-            f"bulk request to {host} answered {status}: {explain_status(status)}: {reason}", level
+            "bulk request to %s answered %s: %s: %s",
+            host,
+            status,
+            explain_status(status),
+            reason,
+            level=level,
         )
 
     async def _settle(self, batch: BulkBatch, outcome: BulkOutcome) -> None:

@@ -24,10 +24,15 @@ from shipper.sinks.failures import AnswerTooLarge, explain_request
 log = logging.getLogger("shipper.elasticsearch")
 PROBE_TIMEOUT = 5.0  # seconds per host for start-up requests: never hold start-up long
 ANSWER_MAX_BYTES = 8 * 1024 * 1024  # GET / and template calls: far above a real answer
+TLS_LISTEN = 1.0  # seconds `tls_alert` waits for an alert after the handshake
 
 
 class Unreachable(Exception):
-    """No host gave an HTTP answer."""
+    """No host gave an HTTP answer; `causes` says why for each, in plain words."""
+
+    def __init__(self, message: str, causes: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.causes = list(causes)
 
 
 def build_client(settings: Settings) -> httpx.AsyncClient:
@@ -82,6 +87,7 @@ async def first_answer(
     ANSWER_MAX_BYTES; `Unreachable` (saying why for each host) if none does."""
     deadline = min(PROBE_TIMEOUT, client.timeout.read or PROBE_TIMEOUT)
     errors = []
+    causes = []
     for host in hosts:
         request = client.build_request(
             method, f"{host.rstrip('/')}{path}", timeout=deadline, **kwargs
@@ -94,10 +100,38 @@ async def first_answer(
                 finally:
                     await response.aclose()
         except Exception as exc:  # any failure is this host's: try the next one
-            errors.append(f"{host}: {explain_request(exc, deadline)}")
+            causes.append(explain_request(exc, deadline))
+            errors.append(f"{host}: {causes[-1]}")
             continue
         return httpx.Response(response.status_code, content=content, request=request)
-    raise Unreachable("; ".join(errors) or "no host configured")
+    raise Unreachable("; ".join(errors) or "no host configured", causes)
+
+
+async def tls_alert(settings: Settings, host: str) -> str | None:
+    """Why the TLS server at `host` ends a connection right after the handshake, in plain
+    words, or None when it does not within TLS_LISTEN seconds.
+
+    A TLS 1.3 server that wants a client certificate finishes the handshake, then sends
+    an alert and closes; a request still sending its body is reset and never reads the
+    alert. A connection that only listens after the handshake reads it.
+    """
+    url = httpx.URL(host)
+    writer = None
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT):
+            reader, writer = await asyncio.open_connection(
+                url.host, url.port or 443, ssl=tls_context(settings), server_hostname=url.host
+            )
+        async with asyncio.timeout(TLS_LISTEN):
+            await reader.read(1)
+    except TimeoutError:
+        return None
+    except Exception as exc:  # the alert, or whatever else ends the connection
+        return explain_request(exc)
+    finally:
+        if writer is not None:
+            writer.close()
+    return None
 
 
 async def log_cluster_version(client: httpx.AsyncClient, hosts: Sequence[str]) -> str | None:

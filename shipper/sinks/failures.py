@@ -81,8 +81,8 @@ def explain_request(exc: BaseException, timeout: float | None = None) -> str:
             "(SHIPPER_REQUEST_TIMEOUT)"
         )
     system = _find(exc, OSError)
-    if system is not None and system.errno in _OS_WORDS:  # EMFILE opening a connection...
-        return _OS_WORDS[system.errno]
+    if system is not None and system.errno in (errno.EMFILE, errno.ENFILE):
+        return _OS_WORDS[system.errno]  # no descriptor left to connect with
     if _find(exc, ConnectionRefusedError) is not None:
         return "connection refused: is Elasticsearch running at that address (SHIPPER_ES_HOSTS)?"
     if isinstance(exc, httpx.ConnectError):
@@ -94,9 +94,23 @@ def explain_request(exc: BaseException, timeout: float | None = None) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """Whether the connection broke without saying why (a reset, a closed pipe): over TLS,
+    that can be an alert lost to the reset while the body was still being sent."""
+    if _find(exc, ssl.SSLError) is not None:
+        return False
+    return isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError) or (
+        _find(exc, ConnectionError) is not None
+    )
+
+
 def explain_status(status: int) -> str:
-    """What an answer refusing a whole request means (5xx and others: the cluster's state)."""
-    return _STATUS_WORDS.get(status, f"answered {status}")
+    """What an answer refusing a whole request means."""
+    if status in _STATUS_WORDS:
+        return _STATUS_WORDS[status]
+    if status >= 500:
+        return "the cluster is failing or overloaded: sending again after a pause"
+    return "unexpected: is SHIPPER_ES_HOSTS the address of Elasticsearch?"
 
 
 def explain_write(path: str, exc: BaseException) -> str:
@@ -122,20 +136,20 @@ def _find(exc: BaseException, kind: type[_E]) -> _E | None:
 
 class FailureLog:
     """Logs each failed attempt's cause, and its end; keeps the last cause for the final
-    line of `--once`. The words are the line's template, so the log's own collapsing of
-    repeats (`shipper.observe.logging`) folds the retries of one cause into one line
-    with a count, and tells different causes apart."""
+    line of `--once`. A kind of failure is its message template (with the variable parts
+    as arguments), so the log's own collapsing of repeats (`shipper.observe.logging`)
+    folds the retries of one kind into one line with a count."""
 
     def __init__(self, logger: logging.Logger) -> None:
         self._log = logger
         self._failing = False
         self.last: str | None = None  # the latest cause, kept after recovery
 
-    def failed(self, words: str, level: int = logging.WARNING) -> None:
-        """One failed attempt, for the reason `words`."""
-        self.last = words
+    def failed(self, level: int, template: str, *args: object) -> None:
+        """One failed attempt, said by `template % args`."""
+        self.last = template % args
         self._failing = True
-        self._log.log(level, words)  # no arguments: a "%" in the words stays as it is
+        self._log.log(level, template, *args)
 
     def recovered(self, what: str) -> None:
         """An attempt worked: say so if a failure was logged."""

@@ -142,7 +142,7 @@ class LineSink:
                 break
             except Exception as exc:  # any failure is one failed attempt
                 self._metrics.output_up.set(0)
-                self._failures.failed(explain_write(self._name, exc), logging.ERROR)
+                self._failures.failed(logging.ERROR, "%s", explain_write(self._name, exc))
                 if self._owns_fd:
                     await self._thread.run(self._close_fd)  # opened again on the next try
             now = time.monotonic()

@@ -59,16 +59,16 @@ def test_write_failures_name_the_path() -> None:
     assert "ulimit -n" in explain_write("/x", OSError(errno.EMFILE, "Too many open files"))
 
 
-def test_each_cause_is_its_own_kind_of_line_and_recovery_is_said(
+def test_failures_are_logged_by_template_and_recovery_is_said(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     failures = FailureLog(logging.getLogger("test.failures"))
     with caplog.at_level(logging.INFO, "test.failures"):
         failures.recovered("delivery")  # nothing failed: nothing to say
-        failures.failed("down at 100%")
-        failures.failed("other", logging.ERROR)
+        failures.failed(logging.WARNING, "down at %s", "100%")
+        failures.failed(logging.ERROR, "other")
         failures.recovered("delivery")
     assert caplog.messages == ["down at 100%", "other", "delivery works again"]
-    # the words are the template: the log's collapsing of repeats tells causes apart
-    assert [r.msg for r in caplog.records][:2] == ["down at 100%", "other"]
+    # the template is the kind of line the log folds repeats of
+    assert [r.msg for r in caplog.records][:2] == ["down at %s", "other"]
     assert failures.last == "other"
