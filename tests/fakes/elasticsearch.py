@@ -216,7 +216,8 @@ class FakeElasticsearch:
     ) -> None:
         """Spoil the answers to the next `times` requests to `path` (all, if None) after they
         were executed, as a proxy gone wrong would: "cut" (the body cut in half, with a
-        Content-Length to match), "fewer" (the last item left out), "html" (an HTML page
+        Content-Length to match), "closed" (the connection closed halfway through a body of
+        the announced length), "fewer" (the last item left out), "html" (an HTML page
         with 200), "endless" (a chunked body that never ends), "trickle" (an endless body,
         one byte every 100 ms). `None` stops spoiling."""
         with self._lock:
@@ -259,6 +260,8 @@ class FakeElasticsearch:
             handler.reply(answer)
         elif fault in ("endless", "trickle"):
             handler.reply_endless(0.1 if fault == "trickle" else 0.0, self._stopping)
+        elif fault == "closed":
+            handler.reply_bytes(200, orjson.dumps(answer.body), cut_at=0.5)
         else:
             handler.reply_bytes(200, _spoiled(fault, orjson.dumps(answer.body)))
 

@@ -178,13 +178,17 @@ class Connection(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def reply_bytes(self, status: int, payload: bytes) -> None:
-        """An answer of exactly these bytes (whatever they hold) with a matching length."""
+    def reply_bytes(self, status: int, payload: bytes, cut_at: float = 1.0) -> None:
+        """An answer of exactly these bytes (whatever they hold) with a matching length; with
+        `cut_at` below 1, the connection closes after that fraction of them."""
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        self.wfile.write(payload[: int(len(payload) * cut_at)])
+        if cut_at < 1.0:
+            self.wfile.flush()
+            self.close_connection = True
 
     def reply_endless(self, pause: float, stopping: threading.Event) -> None:
         """A chunked 200 answer that never ends (until the client goes or the server stops):
