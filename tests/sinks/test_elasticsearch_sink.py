@@ -9,9 +9,11 @@ import orjson
 import pytest
 import trustme
 
+from shipper import supervisor as supervisor_module
 from shipper.observe.metrics import Metrics
 from shipper.record import Documents
 from shipper.sinks.bulk import BULK_FILTER_PATH
+from shipper.sinks.elasticsearch import ElasticsearchSink
 from shipper.sinks.hosts import HostPool
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.sinks.support import (
@@ -534,3 +536,37 @@ async def test_an_item_refused_in_the_second_block_of_a_request_is_dead_lettered
     assert entry["index"] == "logs-two-2024.05.01" and entry["id"] == doc_id(6)
     assert entry["document"] == bad
     assert sample(metrics, "shipper_records_delivered_total") == 8
+
+
+async def test_a_worker_that_fails_is_started_again_and_the_drain_counts_what_it_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in a worker (here: the handler of refused documents raising) is counted and
+    the worker started again: later batches are delivered, and the drain does not claim
+    the lost batch arrived."""
+    monkeypatch.setattr(supervisor_module, "FIRST_DELAY", 0.05)
+    metrics, acks = Metrics(), Acks()
+    bad = acks.events(1, doc={"status": {"code": 1}})
+    good = acks.events(30, start=1)
+
+    async def broken(rejected: object) -> None:
+        raise RuntimeError("a bug in the dead-letter handler")
+
+    with FakeElasticsearch() as es:
+        es.put_mapping(INDEX, "status", "keyword")
+        settings = es_settings(tmp_path, es.url, concurrency=1, batch_max_records=10)
+        sink = ElasticsearchSink(settings, metrics, reject=broken)
+        await sink.start()
+        try:
+            await sink.send(bad)
+            worker = "elasticsearch-worker-0"
+            await eventually(
+                lambda: sample(metrics, "shipper_internal_errors_total", task=worker) == 1
+            )
+            await sink.send(good)
+            assert not await sink.drain(5)
+            assert sink.failed == 1  # the refused document: neither delivered nor dead-lettered
+        finally:
+            await sink.close()
+        assert es.count() == 30
+    assert _all_acked_once(good) and bad[0].ticket.pending == 1
