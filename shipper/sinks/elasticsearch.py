@@ -264,6 +264,8 @@ class ElasticsearchSink:
 
     async def _flush_on_time(self) -> None:
         """Cut a partial batch once it has waited SHIPPER_FLUSH_INTERVAL, or on `flush_soon`."""
+        if self._open:  # started again after a failure: the open batch still gets cut
+            self._opened.set()
         while True:
             await self._opened.wait()
             self._opened.clear()

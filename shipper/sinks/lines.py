@@ -123,6 +123,8 @@ class LineSink:
 
     async def _write_loop(self) -> None:
         backoff = Backoff(self._settings.retry_max_backoff)
+        if self._queue:  # started again after a failure: what waits is not forgotten
+            self._wakeup.set()
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
