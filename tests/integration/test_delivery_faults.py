@@ -138,10 +138,11 @@ def test_a_running_agent_outlives_tls_alerts_and_delivers_once_they_stop(
     root = tmp_path / "node"
     cs = _written(root)
     env = _tls_env(tmp_path, authority, es.url, client_cert=False)
-    running = _agent(root, tmp_path, once=False, **env).start().wait_ready()
+    running = _agent(root, tmp_path, once=False, **env).start()
     try:
+        running.wait_ready()
         wait_for(
-            lambda: 'shipper_bulk_requests_total{status="error"} 3' in running.get("/metrics").text,
+            lambda: _sample(running, 'shipper_bulk_requests_total{status="error"}') >= 3,
             what="three failed attempts",
         )
         context.verify_mode = ssl.CERT_NONE  # the cluster stops asking for a certificate
@@ -239,22 +240,32 @@ def test_a_running_agent_on_a_full_disk_keeps_trying_and_stops_in_time(tmp_path:
     root = tmp_path / "node"
     _written(root)
     running = _agent(root, tmp_path, "--output", "file:/dev/full", once=False).start()
-    running.wait_ready()
-    wait_for(
-        lambda: (
-            "shipper_records_retried_total 1" in running.get("/metrics").text
-            or "shipper_records_retried_total 2" in running.get("/metrics").text
-        ),
-        what="failed writes retried",
-    )
-    assert running.proc is not None and running.proc.poll() is None
-    assert "shipper_output_up 0.0" in running.get("/metrics").text
-    started = time.monotonic()
-    code, err = running.terminate(timeout=30)
-    assert time.monotonic() - started < 25
+    try:
+        running.wait_ready()
+        wait_for(
+            lambda: _sample(running, "shipper_records_retried_total") >= 2 * 600,
+            what="two failed writes of the 600 records retried",
+        )
+        assert running.proc is not None and running.proc.poll() is None
+        assert _sample(running, "shipper_output_up") == 0
+        assert _sample(running, "shipper_records_delivered_total") == 0
+        started = time.monotonic()
+        code, err = running.terminate(timeout=30)
+        assert time.monotonic() - started < 25
+    finally:
+        if running.proc is not None and running.proc.poll() is None:
+            running.kill()
     assert code == 0, err.decode()[-3000:]
     assert b"Traceback" not in err
     assert any("cannot write /dev/full: no space left" in m for m in _messages(err))
+
+
+def _sample(running: Agent, series: str) -> float:
+    """One sample of the agent's /metrics (`name` or `name{labels}`); 0 while absent."""
+    for line in running.get("/metrics").text.splitlines():
+        if line.startswith(f"{series} "):
+            return float(line.split()[1])
+    return 0.0
 
 
 @pytest.mark.parametrize("target", ["/dev/null", "/dev/stdout", "fifo"])
