@@ -2,7 +2,11 @@
 
 Exit codes (SPEC "Command line"): 0 when everything read was delivered or
 dead-lettered (or on SIGTERM after draining), 3 when `--once` could not deliver
-everything within SHIPPER_ONCE_RETRY_TIMEOUT.
+everything within SHIPPER_ONCE_RETRY_TIMEOUT (the cause on the last line).
+
+Every long-lived task runs under the `Supervisor`. After SIGTERM the agent drains for
+STOP_DRAIN_SECONDS at most, and a watchdog ends the process HARD_STOP_SECONDS after
+the signal whatever still runs (a write stuck on a FIFO, a stuck connection).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 
 from shipper import __version__
@@ -28,28 +33,31 @@ from shipper.pipeline import Pipeline
 from shipper.settings import Settings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.source import TailSource
+from shipper.supervisor import Supervisor
 from shipper.transforms.enrich import Enricher
 from shipper.transforms.kubernetes import KubernetesMetadata
 
 log = logging.getLogger("shipper.agent")
 
 STOP_DRAIN_SECONDS = 20.0  # within the DaemonSet's 30 s grace period, with room to save
+HARD_STOP_SECONDS = 24.0  # after a stop signal, exit whatever still runs
+NOT_READY_AFTER = 60.0  # /readyz: the output failing this long makes the agent not ready
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 
-def build_sink(settings: Settings, metrics: Metrics) -> Sink:
+def build_sink(settings: Settings, metrics: Metrics, supervisor: Supervisor) -> Sink:
     if settings.output.kind == "elasticsearch":
         from shipper.sinks.elasticsearch import ElasticsearchSink
 
-        return ElasticsearchSink(settings, metrics)
+        return ElasticsearchSink(settings, metrics, supervisor=supervisor)
     if settings.output.kind == "file":
         from shipper.sinks.file import file_sink
 
         assert settings.output.path is not None
-        return file_sink(settings.output.path, metrics)
+        return file_sink(settings.output.path, settings, metrics, supervisor)
     from shipper.sinks.stdout import stdout_sink
 
-    return stdout_sink(metrics)
+    return stdout_sink(settings, metrics, supervisor)
 
 
 def _fix_mmap_threshold() -> None:
@@ -83,6 +91,7 @@ class Agent:
         self.settings = settings
         self.metrics = Metrics()
         self.stop = asyncio.Event()
+        self.supervisor = Supervisor(self.metrics)
         self._signals = 0
 
     def _on_signal(self, signum: int) -> None:
@@ -92,13 +101,29 @@ class Agent:
             os._exit(128 + signum)
         log.info("stopping: draining what is in flight", extra={"signal": signum})
         self.stop.set()
+        watchdog = threading.Timer(HARD_STOP_SECONDS, _hard_stop, (signum,))
+        watchdog.daemon = True
+        watchdog.start()
+
+    def _not_ready(self, source: TailSource, sink: Sink) -> str | None:
+        """Why /readyz answers 503, or None."""
+        if not source.started:
+            return "tailing not started"
+        for name, why in self.supervisor.down.items():
+            return f"{name} is down ({why})"
+        since = sink.failing_since
+        if since is not None and time.monotonic() - since >= NOT_READY_AFTER:
+            failing = time.monotonic() - since
+            return f"the output has failed for {failing:.0f} s: {sink.last_failure}"
+        return None
 
     async def run(self) -> int:
         settings, metrics = self.settings, self.metrics
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
-        sink = build_sink(settings, metrics)
+        supervisor = self.supervisor
+        sink = build_sink(settings, metrics, supervisor)
         budget = ByteBudget(settings.buffer_max_bytes, on_full=sink.flush_soon)
         kube = KubernetesMetadata(settings, metrics) if settings.kubernetes_enabled else None
         pipeline = Pipeline(settings, sink, metrics, Enricher(settings, kube), budget)
@@ -106,7 +131,9 @@ class Agent:
         # Gauges read at scrape time from what the components already know.
         metrics.buffer_bytes.set_function(lambda: budget.used)
         metrics.lag_bytes.set_function(lambda: source.lag_bytes)
-        server = ObserveServer(settings.metrics_addr, metrics, lambda: source.started)
+        server = ObserveServer(
+            settings.metrics_addr, metrics, lambda: self._not_ready(source, sink)
+        )
         log.info(
             "shipper starting",
             extra={"version": __version__, "output": str(settings.output), "once": settings.once},
@@ -115,18 +142,19 @@ class Agent:
             log.warning(note)
         await server.start()
         await sink.start()
-        tasks = [asyncio.create_task(pipeline.run(), name="pipeline")]
+        tasks = [
+            supervisor.spawn("metrics-server", server.run),
+            supervisor.spawn("pipeline", pipeline.run),
+        ]
         if kube is not None:
-            tasks.append(asyncio.create_task(kube.run(self.stop), name="kubernetes"))
+            tasks.append(supervisor.spawn("kubernetes", lambda: kube.run(self.stop)))
         started, had_positions = time.monotonic(), os.path.exists(settings.positions_path)
         if settings.once and sys.stderr.isatty():
             progress = Progress(metrics, lambda: source.files_followed, lambda: source.lag_bytes)
             tasks.append(asyncio.create_task(progress.run()))
         try:
-            await source.run(self.stop)
-            await pipeline.flushed()
-            timeout = None if settings.once else STOP_DRAIN_SECONDS
-            delivered = await sink.drain(timeout)
+            await supervisor.run("tail", lambda: source.run(self.stop), until=self.stop)
+            delivered = await self._drain(pipeline, sink)
             source.save_positions()
         finally:
             for task in tasks:
@@ -134,17 +162,42 @@ class Agent:
             await asyncio.gather(*tasks, return_exceptions=True)
             await sink.close()
             await server.close()
-        code = 0
+        failure = None
         if not delivered:
+            cause = sink.last_failure or "not delivered in time"
+            failure = f"{sink.failed} records could not be delivered: {cause}"
+            for handler in logging.getLogger("shipper").handlers:
+                handler.flush()  # repeats held back by the log go before the last line
             log.error(
-                "some records could not be delivered; their positions were not saved",
+                "%d records could not be delivered, their positions were not saved: %s",
+                sink.failed,
+                cause,
                 extra={"undelivered": sink.failed},
             )
-            code = 3 if settings.once else 0
         else:
             log.info("shipper stopped")
         if settings.once:
             seconds = time.monotonic() - started
-            summary = summary_line(metrics, source.files_followed, seconds, had_positions)
-            print(summary, file=sys.stderr)
-        return code
+            files = source.files_followed
+            print(summary_line(metrics, files, seconds, had_positions, failure), file=sys.stderr)
+            return 0 if delivered else 3
+        return 0
+
+    async def _drain(self, pipeline: Pipeline, sink: Sink) -> bool:
+        """Hand everything read to the sink and wait for its delivery: with --once as long as
+        its budget needs, after a stop signal STOP_DRAIN_SECONDS at most."""
+        stopping = self.stop.is_set() or not self.settings.once
+        deadline = time.monotonic() + STOP_DRAIN_SECONDS
+        try:
+            async with asyncio.timeout(STOP_DRAIN_SECONDS if stopping else None):
+                await pipeline.flushed()
+        except TimeoutError:
+            log.error("records read were not handed to the output within %s s", STOP_DRAIN_SECONDS)
+            return False
+        return await sink.drain(max(0.0, deadline - time.monotonic()) if stopping else None)
+
+
+def _hard_stop(signum: int) -> None:
+    """The watchdog: the stop did not finish in time; exit now (positions as last saved)."""
+    log.error("still running %s s after the stop signal: exiting now", HARD_STOP_SECONDS)
+    os._exit(128 + signum)

@@ -156,6 +156,12 @@ class RateLimitedHandler(logging.Handler):
         self._inner.handle(record)
 
     def flush(self) -> None:
+        """Report what is held back now (so a final line comes last), then flush."""
+        self.acquire()
+        try:
+            self._report_quiet(float("inf"))
+        finally:
+            self.release()
         self._inner.flush()
 
     def close(self) -> None:

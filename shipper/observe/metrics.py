@@ -99,6 +99,12 @@ class Metrics:
         self.kubernetes_api_errors = Counter(
             "shipper_kubernetes_api_errors", "Failed Kubernetes API requests.", registry=r
         )
+        self.internal_errors = Counter(
+            "shipper_internal_errors",
+            "Long-lived tasks that failed and were started again, by task.",
+            ["task"],
+            registry=r,
+        )
         self.output_up = Gauge(
             "shipper_output_up", "1 when the last request to the output succeeded.", registry=r
         )

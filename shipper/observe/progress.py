@@ -43,9 +43,12 @@ class Progress:
             show_status(self.line(), final=True)
 
 
-def summary_line(metrics: Metrics, files: int, seconds: float, had_positions: bool) -> str:
+def summary_line(
+    metrics: Metrics, files: int, seconds: float, had_positions: bool, failure: str | None = None
+) -> str:
     """What `--once` did, in one line; says so when the saved positions were already at
-    the end of every file (a second run over the same state)."""
+    the end of every file (a second run over the same state), and ends with `failure`,
+    why some records were not delivered, when that is so (it is the last line printed)."""
     m = metrics
     dropped = sum(
         sample.value
@@ -64,4 +67,4 @@ def summary_line(metrics: Metrics, files: int, seconds: float, had_positions: bo
         line += (
             ": nothing new since the saved positions" if had_positions else ": the files are empty"
         )
-    return line
+    return f"{line}; {failure}" if failure else line

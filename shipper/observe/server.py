@@ -1,7 +1,9 @@
 """`/metrics`, `/healthz` and `/readyz` on SHIPPER_METRICS_ADDR, served on the event loop.
 
 A tiny HTTP/1.1 responder: Prometheus and kubelet probes send plain GETs, and
-answering from the loop itself is what `/healthz` is meant to prove.
+answering from the loop itself is what `/healthz` is meant to prove. `/readyz`
+answers 503 with the reason the agent gives (tailing not started, a task down, the
+output failing for over a minute).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ log = logging.getLogger("shipper.server")
 
 
 class ObserveServer:
-    def __init__(self, addr: str, metrics: Metrics, ready: Callable[[], bool]) -> None:
+    def __init__(self, addr: str, metrics: Metrics, not_ready: Callable[[], str | None]) -> None:
+        """`not_ready` says why the agent is not ready, or None when it is."""
         self._host, self._port = split_host_port(addr)
         self._metrics = metrics
-        self._ready = ready
+        self._not_ready = not_ready
         self._server: asyncio.Server | None = None
 
     @property
@@ -41,6 +44,14 @@ class ObserveServer:
             )
             return
         log.info("serving /metrics, /healthz, /readyz", extra={"port": self.port})
+
+    async def run(self) -> None:
+        """Serve until cancelled; if `start` could not bind, try again (an OSError here lets
+        the supervisor retry with backoff)."""
+        if self._server is None:
+            self._server = await asyncio.start_server(self._handle, self._host, self._port)
+            log.info("serving /metrics, /healthz, /readyz", extra={"port": self.port})
+        await self._server.serve_forever()
 
     async def close(self) -> None:
         if self._server is not None:
@@ -61,6 +72,9 @@ class ObserveServer:
                 await writer.drain()
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, OSError):
             pass
+        except Exception as exc:  # a bug answering: this connection ends, serving goes on
+            self._metrics.internal_errors.labels(task="metrics-server").inc()
+            log.error("answering a request to the metrics server failed", exc_info=exc)
         finally:
             writer.close()
 
@@ -73,9 +87,10 @@ class ObserveServer:
         if path == "/healthz":
             return "200 OK", "text/plain", b"ok\n"
         if path == "/readyz":
-            if self._ready():
+            why = self._not_ready()
+            if why is None:
                 return "200 OK", "text/plain", b"ready\n"
-            return "503 Service Unavailable", "text/plain", b"not ready: tailing not started\n"
+            return "503 Service Unavailable", "text/plain", f"not ready: {why}\n".encode()
         return "404 Not Found", "text/plain", b"not found\n"
 
 

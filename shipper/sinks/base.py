@@ -39,3 +39,12 @@ class Sink(Protocol):
     @property
     def failed(self) -> int:
         """Documents given up on (only when a drain ran out of time)."""
+
+    @property
+    def failing_since(self) -> float | None:
+        """When (time.monotonic) the current run of failed attempts began; None while
+        deliveries succeed (for /readyz)."""
+
+    @property
+    def last_failure(self) -> str | None:
+        """The latest failed attempt's cause, in plain words (for the last line of --once)."""

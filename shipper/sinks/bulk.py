@@ -14,6 +14,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, repeat
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -22,7 +23,10 @@ from shipper.record import Documents
 
 CONTENT_TYPE = "application/x-ndjson"
 BULK_FILTER_PATH = "errors,items.*.status,items.*.error.type,items.*.error.reason"
-_HEAD = 96  # both `{"errors":false,"took":...` (8.x) and `{"took":...,"errors":false` (7.x)
+_STATUS = itemgetter("status")
+_ALL_STORED_HEAD = b'{"errors":false,"items":['
+# Item statuses that mean stored, for `index` and for `create` (409: stored before).
+_DONE = (frozenset(range(200, 300)), frozenset([*range(200, 300), 409]))
 
 
 class BulkResponseError(Exception):
@@ -192,24 +196,40 @@ def _part(block: Documents, start: int, stop: int) -> Documents:
 
 
 def parse_bulk_response(body: bytes, count: int, op_type: str) -> BulkOutcome:
-    """Sort the items of a 200 answer to a request of `count` items sent with `op_type`."""
-    if b'"errors":false' in body[:_HEAD]:
+    """Sort the items of a 200 answer to a request of `count` items sent with `op_type`.
+
+    The answer counts only when it is read whole: it must parse completely and hold
+    exactly one item, with a status, per action sent; anything else (an answer cut
+    short by a proxy, fewer items, an HTML page) raises `BulkResponseError` and the
+    request is sent again whole. The usual answer, every item stored, is checked by
+    one comparison; other answers are parsed, with checks that run in C (`map`, `set`)
+    rather than a Python step per item.
+    """
+    done = _DONE[op_type == "create"]
+    if _stored_alike(body, count, done):
         return BulkOutcome()
     try:
-        items = orjson.loads(body)["items"]
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-        raise BulkResponseError(f"unreadable _bulk answer: {body[:200]!r}") from exc
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BulkResponseError(f"unreadable _bulk answer ({exc}): {body[:200]!r}") from exc
+    items = answer.get("items") if isinstance(answer, dict) else None
     if not isinstance(items, list):
-        raise BulkResponseError(f"unreadable _bulk answer: {body[:200]!r}")
+        raise BulkResponseError(f"_bulk answer without a list of items: {body[:200]!r}")
     if len(items) != count:
         raise BulkResponseError(f"_bulk answered {len(items)} items for {count} sent")
+    try:
+        if count and (set(map(type, items)) != {dict} or set(map(len, items)) != {1}):
+            raise TypeError("an item is not an object with one action")
+        results = list(chain.from_iterable(map(dict.values, items)))
+        statuses = list(map(_STATUS, results))
+        if not set(map(type, statuses)) <= {int}:
+            raise TypeError("a status is not a number")
+    except (KeyError, TypeError) as exc:
+        raise BulkResponseError(f"malformed _bulk items ({exc}): {body[:200]!r}") from exc
     outcome = BulkOutcome()
-    for position, item in enumerate(items):
-        try:
-            (result,) = item.values()
-            status = int(result["status"])
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise BulkResponseError(f"malformed _bulk item: {item!r:.200}") from exc
+    if set(statuses) <= done:
+        return outcome
+    for position, (status, result) in enumerate(zip(statuses, results, strict=True)):
         if 200 <= status < 300 or (status == 409 and op_type == "create"):
             continue  # 409 on create: an earlier attempt already stored it
         if status == 429 or status >= 500:
@@ -217,6 +237,24 @@ def parse_bulk_response(body: bytes, count: int, op_type: str) -> BulkOutcome:
         else:
             outcome.rejected.append(ItemError(position, status, _error_of(result)))
     return outcome
+
+
+def _stored_alike(body: bytes, count: int, done: frozenset[int]) -> bool:
+    """Whether `body` is exactly `{"errors":false,"items":[ITEM,ITEM,...]}`: `count` copies
+    of one item that says stored. With our filter_path, that is Elasticsearch's answer
+    when every document went in (`{"create":{"status":201}}` each); comparing it whole
+    costs a small fraction of parsing it (0.02 against 0.24 CPU-s per million items)."""
+    if not count or not body.startswith(_ALL_STORED_HEAD) or not body.endswith(b"]}"):
+        return False
+    start = len(_ALL_STORED_HEAD)
+    item = body[start : body.find(b"}}", start) + 2]
+    if body != b"%s%s%s]}" % (_ALL_STORED_HEAD, item, (b"," + item) * (count - 1)):
+        return False
+    try:
+        (result,) = orjson.loads(item).values()
+        return set(result) == {"status"} and result["status"] in done
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return False
 
 
 def request_error(body: bytes, status: int) -> dict[str, str]:

@@ -15,7 +15,16 @@ are sent again alone; a whole request that failed (no answer, timeout, 429, 5xx,
 401/403, ...) is sent again to the next host. Both wait an exponential backoff with
 full jitter; forever while running, within SHIPPER_ONCE_RETRY_TIMEOUT with --once.
 A request refused as a whole (400, 413) is split in halves until the culprit is
-alone and can be dead-lettered.
+found: a part that is delivered proves the others hold it. But a request of one
+document refused whole, or any request refused whole once one was, says the
+endpoint is at fault (a proxy, a size limit), not a document: it is sent again
+with backoff like any failed request, never dead-lettered.
+
+A 200 answer acknowledges only when it is read whole (see `parse_bulk_response`);
+every answer is read within a size cap and SHIPPER_REQUEST_TIMEOUT. Whatever an
+attempt raises (an `httpx` error, `ssl.SSLError` from an alert after the
+handshake, anything) is one failed attempt, logged once in plain words
+(`shipper.sinks.failures`).
 """
 
 from __future__ import annotations
@@ -49,10 +58,17 @@ from shipper.sinks.bulk import (
     request_error,
 )
 from shipper.sinks.dead_letter import DeadLetterFile
-from shipper.sinks.es_client import build_client, log_cluster_version
+from shipper.sinks.es_client import (
+    build_client,
+    log_cluster_version,
+    read_capped,
+    tls_alert,
+)
+from shipper.sinks.failures import FailureLog, connection_lost, explain_request, explain_status
 from shipper.sinks.hosts import HostPool
 from shipper.sinks.index_name import compile_index_pattern
 from shipper.sinks.template import TemplateInstaller
+from shipper.supervisor import Supervisor
 
 log = logging.getLogger("shipper.elasticsearch")
 
@@ -61,10 +77,19 @@ PIECE_DOCUMENTS = 500  # a body is joined and sent this many documents (~250 KiB
 GZIP_LEVEL = 3  # most of the size gain of level 9 at a fraction of its CPU
 BATCHES_PER_WORKER = 2
 _SPLIT_STATUSES = (400, 413)  # the request as a whole is refused: find the culprit
+ANSWER_BASE_BYTES = 1024 * 1024  # a `_bulk` answer's cap: this, and per item sent ...
+ANSWER_ITEM_BYTES = 2048  # ... room for an error's type and reason (filter_path keeps them)
 
 
 class _Failed(Exception):
-    """A whole request got no usable answer (its documents are all sent again)."""
+    """A whole request got no usable answer (its documents are all sent again); says why
+    in plain words, as a log template and its arguments."""
+
+    def __init__(self, template: str, *args: object, level: int = logging.WARNING) -> None:
+        super().__init__(template % args)
+        self.template = template
+        self.values = args
+        self.level = level
 
 
 class ElasticsearchSink:
@@ -77,12 +102,14 @@ class ElasticsearchSink:
         *,
         reject: RejectHandler | None = None,
         indices_of: Callable[[Documents], list[str]] | None = None,
+        supervisor: Supervisor | None = None,
     ) -> None:
         """`reject` receives refused documents (default: the dead-letter file);
         `indices_of` names the index of each document of a block (default:
-        SHIPPER_ES_INDEX)."""
+        SHIPPER_ES_INDEX); `supervisor` restarts a worker that fails."""
         self._settings = settings
         self._metrics = metrics
+        self._supervisor = supervisor or Supervisor(metrics)
         self._hosts = HostPool(settings.es_hosts, settings.retry_max_backoff)
         self._reject = (
             reject
@@ -114,6 +141,8 @@ class ElasticsearchSink:
         self._given_up = 0
         self._unfinished_at_drain = 0
         self._failing_since: float | None = None  # start of the current run of failures
+        self._refusing = False  # the endpoint refuses requests whole, even of one document
+        self._failures = FailureLog(log)
 
     # --- the Sink protocol
 
@@ -124,11 +153,12 @@ class ElasticsearchSink:
         self._metrics.output_up.set(1 if version else 0)
         if self._template:
             await self._template.install(self._client, self._hosts.hosts)
+        spawn = self._supervisor.spawn
         self._tasks = [
-            asyncio.create_task(self._work(), name=f"es-worker-{n}")
+            spawn(f"elasticsearch-worker-{n}", self._work)
             for n in range(self._settings.concurrency)
         ]
-        self._tasks.append(asyncio.create_task(self._flush_on_time(), name="es-flush"))
+        self._tasks.append(spawn("elasticsearch-flush", self._flush_on_time))
 
     async def send(self, blocks: list[Documents]) -> None:
         """Add the blocks' documents to the open batch; wait while enough batches are queued."""
@@ -147,8 +177,8 @@ class ElasticsearchSink:
             self._unfinished_at_drain = self._outstanding
             log.error("%d records not delivered within %s s", self._outstanding, timeout)
             return False
-        self._unfinished_at_drain = 0
-        return self._given_up == 0
+        self._unfinished_at_drain = self._outstanding  # none, unless a worker had a bug
+        return self._given_up == 0 and self._outstanding == 0
 
     async def close(self) -> None:
         """Stop the workers; what they had not delivered stays unacknowledged."""
@@ -167,6 +197,17 @@ class ElasticsearchSink:
     def failed(self) -> int:
         """Documents given up on (--once budget spent, or still pending when a drain timed out)."""
         return self._given_up + self._unfinished_at_drain
+
+    @property
+    def failing_since(self) -> float | None:
+        """When (time.monotonic) the current run of failed attempts began; None while
+        requests succeed."""
+        return self._failing_since
+
+    @property
+    def last_failure(self) -> str | None:
+        """The latest failed attempt's cause, in plain words."""
+        return self._failures.last
 
     # --- batching
 
@@ -223,6 +264,8 @@ class ElasticsearchSink:
 
     async def _flush_on_time(self) -> None:
         """Cut a partial batch once it has waited SHIPPER_FLUSH_INTERVAL, or on `flush_soon`."""
+        if self._open:  # started again after a failure: the open batch still gets cut
+            self._opened.set()
         while True:
             await self._opened.wait()
             self._opened.clear()
@@ -248,15 +291,8 @@ class ElasticsearchSink:
             self._flush_now.set()
 
     async def _idle(self) -> None:
-        """Wait until the queue is delivered; re-raise a worker's crash rather than hang."""
-        joined = asyncio.ensure_future(self._ready.join())
-        try:
-            await asyncio.wait([joined, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
-            for task in self._tasks:
-                if task.done():
-                    task.result()  # raises what the worker died of
-        finally:
-            joined.cancel()
+        """Wait until every queued batch is delivered or given up."""
+        await self._ready.join()
 
     # --- delivery
 
@@ -279,34 +315,56 @@ class ElasticsearchSink:
             host = self._hosts.pick()
             try:
                 answer = await self._request(host, chunk)
-            except _Failed:
+            except _Failed as failure:
                 self._hosts.failed(host)
-                if not self._give_up(len(chunk)):
-                    self._metrics.records_retried.inc(len(chunk))
-                    chunks.append(chunk)
-                    await self._pause(backoff)
+                self._failures.failed(failure.level, failure.template, *failure.values)
+                await self._again(chunks, chunk, backoff)
                 continue
-            self._hosts.succeeded(host)
-            if isinstance(answer, ItemError):  # refused as a whole: halve until the culprit
-                if len(chunk) == 1:
-                    await self._dead_letter(chunk, [answer])
-                else:
+            if isinstance(answer, ItemError):
+                if len(chunk) > 1 and not self._refusing:  # halve until the culprit
                     half = len(chunk) // 2
                     chunks.append(chunk.slice(half, len(chunk)))
                     chunks.append(chunk.slice(0, half))
+                    self._hosts.succeeded(host)
+                    continue
+                self._refusing = True
+                self._hosts.failed(host)
+                self._failures.failed(
+                    logging.ERROR,
+                    "Elasticsearch at %s refused a request of %d records whole (%s %s: %.200s), "
+                    "a single document too: the endpoint is at fault (a proxy? a size limit?), "
+                    "not the documents; sending again, nothing is dead-lettered",
+                    host,
+                    len(chunk),
+                    answer.status,
+                    answer.error["type"],
+                    answer.error["reason"],
+                )
+                await self._again(chunks, chunk, backoff)
                 continue
+            self._hosts.succeeded(host)
+            self._refusing = False
+            self._failures.recovered("delivery to Elasticsearch")
             await self._settle(chunk, answer)
             if not answer.retry:
                 self._failing_since = None
                 backoff.reset()
                 continue
-            if not self._give_up(len(answer.retry)):
-                self._metrics.records_retried.inc(len(answer.retry))
-                chunks.append(chunk.take(answer.retry))
-                await self._pause(backoff)
+            await self._again(chunks, chunk.take(answer.retry), backoff)
 
-    async def _post(self, url: str, length: int, body: Iterable[bytes]) -> tuple[int, bytes]:
-        """POST the `length` bytes of `body`; the answer's status and content.
+    async def _again(self, chunks: list[BulkBatch], chunk: BulkBatch, backoff: Backoff) -> None:
+        """`chunk` failed: it goes again after a backoff, or is given up (--once, past its
+        budget)."""
+        if not self._give_up(len(chunk)):
+            self._metrics.records_retried.inc(len(chunk))
+            chunks.append(chunk)
+            await self._pause(backoff)
+
+    async def _post(
+        self, url: str, length: int, body: Iterable[bytes], cap: int
+    ) -> tuple[int, bytes]:
+        """POST the `length` bytes of `body`; the answer's status and content (at most `cap`
+        bytes of it, else `AnswerTooLarge`).
 
         httpx keeps each response and its request in a reference cycle, freed only by the
         next full garbage collection: the body goes as a stream that lets go of each piece
@@ -321,7 +379,7 @@ class ElasticsearchSink:
         )
         response = await self._http.send(request, stream=True)
         try:
-            return response.status_code, b"".join([c async for c in response.aiter_bytes()])
+            return response.status_code, await read_capped(response, cap)
         finally:
             await response.aclose()
 
@@ -335,14 +393,18 @@ class ElasticsearchSink:
             length, pieces = batch.pieces(PIECE_DOCUMENTS)
         metrics = self._metrics
         started = time.monotonic()
+        cap = ANSWER_BASE_BYTES + ANSWER_ITEM_BYTES * len(batch)
+        timeout = self._settings.request_timeout
         try:
-            async with asyncio.timeout(self._settings.request_timeout):
-                status, content = await self._post(f"{host}/_bulk", length, pieces)
-        except (httpx.HTTPError, TimeoutError) as exc:
+            async with asyncio.timeout(timeout):
+                status, content = await self._post(f"{host}/_bulk", length, pieces, cap)
+        except Exception as exc:  # whatever it is (ssl.SSLError too), the attempt failed
             metrics.bulk_requests.labels(status="error").inc()
             metrics.output_up.set(0)
-            log.warning("bulk request to %s failed: %r", host, exc)
-            raise _Failed from exc
+            words = explain_request(exc, timeout)
+            if connection_lost(exc) and host.startswith("https:"):
+                words = await tls_alert(self._settings, host) or words
+            raise _Failed("bulk request to %s failed: %s", host, words) from exc
         metrics.bulk_requests.labels(status=str(status)).inc()
         metrics.bulk_request_duration.observe(time.monotonic() - started)
         if 200 <= status < 300:
@@ -350,8 +412,13 @@ class ElasticsearchSink:
                 outcome = parse_bulk_response(content, len(batch), op_type)
             except BulkResponseError as exc:
                 metrics.output_up.set(0)
-                log.error("bulk request to %s: %s", host, exc)
-                raise _Failed from exc
+                raise _Failed(
+                    "the answer of %s to a bulk request cannot be read whole, so nothing counts "
+                    "as delivered and all %d records go again: %s",
+                    host,
+                    len(batch),
+                    exc,
+                ) from exc
             metrics.output_up.set(1)
             return outcome
         if status in _SPLIT_STATUSES:
@@ -369,8 +436,14 @@ class ElasticsearchSink:
         # 429/5xx are the cluster's load; anything else (401, 403, 404) needs an operator
         level = logging.WARNING if status == 429 or status >= 500 else logging.ERROR
         reason = content[:300].decode("utf-8", "replace")
-        log.log(level, "bulk request to %s answered %s: %s", host, status, reason)
-        raise _Failed
+        raise _Failed(
+            "bulk request to %s answered %s: %s: %s",
+            host,
+            status,
+            explain_status(status),
+            reason,
+            level=level,
+        )
 
     async def _settle(self, batch: BulkBatch, outcome: BulkOutcome) -> None:
         """Ack the delivered documents, dead-letter (then ack) the refused ones."""
@@ -412,21 +485,21 @@ class ElasticsearchSink:
         self._outstanding -= len(refused)
 
     def _give_up(self, count: int) -> bool:
-        """With --once, whether failures have lasted SHIPPER_ONCE_RETRY_TIMEOUT (then count
-        the `count` documents at hand as given up)."""
-        if not self._settings.once:
-            return False
+        """One more failed attempt; with --once, whether failures have lasted
+        SHIPPER_ONCE_RETRY_TIMEOUT (then count the `count` documents at hand as given up)."""
         now = time.monotonic()
         if self._failing_since is None:
             self._failing_since = now
-        if now - self._failing_since < self._settings.once_retry_timeout:
+        if not self._settings.once or now - self._failing_since < self._settings.once_retry_timeout:
             return False
         self._given_up += count
         self._outstanding -= count
         log.error(
-            "gave up on %d records after %.1f s of failed deliveries (SHIPPER_ONCE_RETRY_TIMEOUT)",
+            "gave up on %d records after %.1f s of failed deliveries "
+            "(SHIPPER_ONCE_RETRY_TIMEOUT): %s",
             count,
             now - self._failing_since,
+            self._failures.last,
         )
         return True
 

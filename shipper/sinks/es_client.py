@@ -1,11 +1,14 @@
 """The one HTTP client to Elasticsearch: auth, TLS, keep-alive sized to the concurrency.
 
 With both an API key and a user set, the API key is used: one request carries one
-`Authorization` header.
+`Authorization` header. Every answer is read within a size cap and a total deadline:
+an endless or trickling answer (a proxy gone wrong) fails like a refused connection
+instead of taking the process's memory or holding a request forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Sequence
@@ -16,13 +19,20 @@ import orjson
 
 from shipper import __version__
 from shipper.settings import Settings
+from shipper.sinks.failures import AnswerTooLarge, explain_request
 
 log = logging.getLogger("shipper.elasticsearch")
 PROBE_TIMEOUT = 5.0  # seconds per host for start-up requests: never hold start-up long
+ANSWER_MAX_BYTES = 8 * 1024 * 1024  # GET / and template calls: far above a real answer
+TLS_LISTEN = 1.0  # seconds `tls_alert` waits for an alert after the handshake
 
 
 class Unreachable(Exception):
-    """No host gave an HTTP answer."""
+    """No host gave an HTTP answer; `causes` says why for each, in plain words."""
+
+    def __init__(self, message: str, causes: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.causes = list(causes)
 
 
 def build_client(settings: Settings) -> httpx.AsyncClient:
@@ -58,18 +68,70 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
     return context
 
 
+async def read_capped(response: httpx.Response, cap: int) -> bytes:
+    """The answer's body (decoded), or `AnswerTooLarge` as soon as it passes `cap` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > cap:
+            raise AnswerTooLarge(f"the answer is larger than {cap} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def first_answer(
     client: httpx.AsyncClient, hosts: Sequence[str], method: str, path: str, **kwargs: Any
 ) -> httpx.Response:
-    """The answer of the first host, in order, that gives one; `Unreachable` if none does."""
-    kwargs.setdefault("timeout", min(PROBE_TIMEOUT, client.timeout.read or PROBE_TIMEOUT))
+    """The answer of the first host, in order, that gives one whole within PROBE_TIMEOUT and
+    ANSWER_MAX_BYTES; `Unreachable` (saying why for each host) if none does."""
+    deadline = min(PROBE_TIMEOUT, client.timeout.read or PROBE_TIMEOUT)
     errors = []
+    causes = []
     for host in hosts:
+        request = client.build_request(
+            method, f"{host.rstrip('/')}{path}", timeout=deadline, **kwargs
+        )
         try:
-            return await client.request(method, f"{host.rstrip('/')}{path}", **kwargs)
-        except httpx.HTTPError as exc:
-            errors.append(f"{host}: {exc!r}")
-    raise Unreachable("; ".join(errors) or "no host configured")
+            async with asyncio.timeout(deadline):
+                response = await client.send(request, stream=True)
+                try:
+                    content = await read_capped(response, ANSWER_MAX_BYTES)
+                finally:
+                    await response.aclose()
+        except Exception as exc:  # any failure is this host's: try the next one
+            causes.append(explain_request(exc, deadline))
+            errors.append(f"{host}: {causes[-1]}")
+            continue
+        return httpx.Response(response.status_code, content=content, request=request)
+    raise Unreachable("; ".join(errors) or "no host configured", causes)
+
+
+async def tls_alert(settings: Settings, host: str) -> str | None:
+    """Why the TLS server at `host` ends a connection right after the handshake, in plain
+    words, or None when it does not within TLS_LISTEN seconds.
+
+    A TLS 1.3 server that wants a client certificate finishes the handshake, then sends
+    an alert and closes; a request still sending its body is reset and never reads the
+    alert. A connection that only listens after the handshake reads it.
+    """
+    url = httpx.URL(host)
+    writer = None
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT):
+            reader, writer = await asyncio.open_connection(
+                url.host, url.port or 443, ssl=tls_context(settings), server_hostname=url.host
+            )
+        async with asyncio.timeout(TLS_LISTEN):
+            await reader.read(1)
+    except TimeoutError:
+        return None
+    except Exception as exc:  # the alert, or whatever else ends the connection
+        return explain_request(exc)
+    finally:
+        if writer is not None:
+            writer.close()
+    return None
 
 
 async def log_cluster_version(client: httpx.AsyncClient, hosts: Sequence[str]) -> str | None:

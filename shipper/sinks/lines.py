@@ -1,47 +1,89 @@
-"""A sink that writes one JSON document per line to a binary stream.
+"""A sink that writes one JSON document per line to a file descriptor (a file or stdout).
 
-Writes happen in a worker thread so a slow reader of stdout (or a slow disk)
-never blocks the event loop; documents are acknowledged only after their bytes
-were flushed (and, for files, fsynced). Documents already end in a newline, so
-whatever is queued goes out as one join of them.
+Writes happen in the sink's own daemon thread, so a slow reader of stdout, a slow
+disk or a FIFO nobody reads never blocks the event loop nor holds the process at
+exit. Documents are acknowledged only after all their bytes were written (and, for
+a regular file, fsynced). Documents already end in a newline, so whatever is queued
+goes out as one join of them.
+
+A failed open, write or fsync (ENOSPC, EMFILE, a reader gone...) is one failed
+attempt: said once in plain words, retried with backoff from the first byte not
+written, so nothing is lost or doubled; with --once, given up after
+SHIPPER_ONCE_RETRY_TIMEOUT. A descriptor that refuses fsync (a character device such
+as /dev/null, a pipe) is acknowledged once written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
 import os
+import queue
+import stat
+import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
 from itertools import chain
-from typing import BinaryIO
+from typing import Any
 
 from shipper.observe.metrics import Metrics
 from shipper.record import Documents, ack_all
+from shipper.settings import Settings
+from shipper.sinks.backoff import Backoff
+from shipper.sinks.failures import FailureLog, explain_write
+from shipper.supervisor import Supervisor
+
+log = logging.getLogger("shipper.output")
+
+# fsync refused by what the descriptor is, not by a failure: no durability to wait for
+_NO_FSYNC = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP})
 
 
 class LineSink:
-    """Coalesces queued blocks of documents into one write per turn of its writer task."""
+    """Coalesces queued blocks of documents into one write per turn of its writer task.
+
+    `opener` returns the descriptor to write to (called in the writer thread, again
+    after a failure when `owns_fd`); `name` says what it is in log lines.
+    """
 
     def __init__(
-        self, stream: BinaryIO, metrics: Metrics, fsync: bool = False, owns_stream: bool = False
+        self,
+        opener: Callable[[], int],
+        name: str,
+        settings: Settings,
+        metrics: Metrics,
+        owns_fd: bool = False,
+        supervisor: Supervisor | None = None,
     ) -> None:
-        self._stream = stream
-        self._owns_stream = owns_stream
+        self._supervisor = supervisor or Supervisor(metrics)
+        self._opener = opener
+        self._name = name
+        self._settings = settings
         self._metrics = metrics
-        self._fsync = fsync
+        self._owns_fd = owns_fd
+        self._fd: int | None = None
+        self._fsync = True  # until the descriptor turns out not to be a regular file
+        self._written = 0  # bytes of the current write already out (kept by the thread)
+        self._thread = _Thread(f"output-{name}")
         self._queue: list[Documents] = []
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
-        self._error: BaseException | None = None
+        self._outstanding = 0  # documents taken by `send`, neither acked nor given up
+        self._given_up = 0
+        self._failing_since: float | None = None
+        self._failures = FailureLog(log)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._write_loop(), name="line-sink")
+        self._task = self._supervisor.spawn("output-writer", self._write_loop)
 
     async def send(self, blocks: list[Documents]) -> None:
-        if self._error is not None:
-            raise self._error
         blocks = [block for block in blocks if block]  # nothing to write, nothing to ack
         if blocks:
+            self._outstanding += sum(map(len, blocks))
             self._queue += blocks
             self._idle.clear()
             self._wakeup.set()
@@ -54,44 +96,156 @@ class LineSink:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
             return False
-        return self._error is None
+        return self._given_up == 0 and self._outstanding == 0
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        if self._owns_stream:
-            self._stream.close()
+        if self._owns_fd:
+            self._thread.submit(self._close_fd)  # after a write still under way, if any
 
     @property
     def failed(self) -> int:
-        return sum(map(len, self._queue))
+        """Documents given up on, or not written yet."""
+        return self._given_up + self._outstanding
 
-    def _write(self, data: bytes) -> None:
-        self._stream.write(data)
-        self._stream.flush()
-        if self._fsync:
-            os.fsync(self._stream.fileno())
+    @property
+    def failing_since(self) -> float | None:
+        return self._failing_since
+
+    @property
+    def last_failure(self) -> str | None:
+        return self._failures.last
+
+    # --- the writer
 
     async def _write_loop(self) -> None:
+        backoff = Backoff(self._settings.retry_max_backoff)
+        if self._queue:  # started again after a failure: what waits is not forgotten
+            self._wakeup.set()
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._queue:
                 batch, self._queue = self._queue, []
                 data = b"".join(chain.from_iterable(block.docs for block in batch))
-                try:
-                    await asyncio.to_thread(self._write, data)
-                except OSError as exc:
-                    # Unacknowledged: positions stay put and the records are read again.
-                    self._queue[:0] = batch  # what `failed` counts
-                    self._error = exc
-                    self._metrics.output_up.set(0)
-                    self._idle.set()
-                    raise
-                self._metrics.output_up.set(1)
-                self._metrics.records_delivered.inc(sum(map(len, batch)))
-                self._metrics.observe_latency(batch[-1].times[-1])
-                ack_all(batch)
+                await self._deliver(batch, data, backoff)
             self._idle.set()
+
+    async def _deliver(self, batch: list[Documents], data: bytes, backoff: Backoff) -> None:
+        """Write `data` (the documents of `batch`) whole, then ack; or give it up (--once)."""
+        count = sum(map(len, batch))
+        self._written = 0
+        while True:
+            try:
+                await self._thread.run(self._write, data)
+                break
+            except Exception as exc:  # any failure is one failed attempt
+                self._metrics.output_up.set(0)
+                self._failures.failed(logging.ERROR, "%s", explain_write(self._name, exc))
+                if self._owns_fd:
+                    await self._thread.run(self._close_fd)  # opened again on the next try
+            now = time.monotonic()
+            if self._failing_since is None:
+                self._failing_since = now
+            delay = backoff.next_delay()
+            if self._settings.once:
+                left = self._failing_since + self._settings.once_retry_timeout - now
+                if left <= 0:
+                    self._give_up(count, now - self._failing_since)
+                    return
+                delay = min(delay, left)
+            self._metrics.records_retried.inc(count)
+            await asyncio.sleep(delay)
+        self._failing_since = None
+        backoff.reset()
+        self._failures.recovered(f"writing to {self._name}")
+        self._outstanding -= count
+        self._metrics.output_up.set(1)
+        self._metrics.records_delivered.inc(count)
+        self._metrics.observe_latency(batch[-1].times[-1])
+        ack_all(batch)
+
+    def _give_up(self, count: int, after: float) -> None:
+        self._given_up += count
+        self._outstanding -= count
+        log.error(
+            "gave up on %d records after %.1f s of failed writes (SHIPPER_ONCE_RETRY_TIMEOUT): %s",
+            count,
+            after,
+            self._failures.last,
+        )
+
+    # --- in the writer thread
+
+    def _write(self, data: bytes) -> None:
+        """Write what of `data` is not out yet, then fsync where the descriptor allows."""
+        if self._fd is None:
+            self._fd = self._opener()
+            self._fsync = stat.S_ISREG(os.fstat(self._fd).st_mode)
+        view = memoryview(data)
+        while self._written < len(data):
+            self._written += os.write(self._fd, view[self._written :])
+        if self._fsync:
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                if exc.errno not in _NO_FSYNC:
+                    raise
+                self._fsync = False
+                log.info("%s takes no fsync: records count once written", self._name)
+
+    def _close_fd(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with suppress(OSError):
+                os.close(fd)
+
+
+class _Thread:
+    """One daemon thread that runs blocking calls in order: a call stuck for good (a FIFO
+    with no reader) holds neither the event loop nor the process's exit."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._calls: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Any]] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+
+    async def run(self, call: Callable[..., Any], *args: Any) -> Any:
+        """`call(*args)` in the thread; its result or its exception."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self.submit(call, *args, done=(loop, future))
+        return await future
+
+    def submit(self, call: Callable[..., Any], *args: Any, done: Any = None) -> None:
+        """Queue `call(*args)`; `done` is the (loop, future) to settle, if any."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
+            self._thread.start()
+        self._calls.put((call, args, done))
+
+    def _serve(self) -> None:
+        while True:
+            call, args, done = self._calls.get()
+            try:
+                result, error = call(*args), None
+            except BaseException as exc:  # handed to the awaiting task, which decides
+                result, error = None, exc
+            if done is not None:
+                loop, future = done
+                with suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                    loop.call_soon_threadsafe(_settle, future, result, error)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # the awaiting task was cancelled
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

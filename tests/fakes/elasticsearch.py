@@ -1,7 +1,9 @@
 """A real HTTP/1.1 server on 127.0.0.1 that answers like Elasticsearch, for delivery tests.
 
 It keeps what arrived (documents per index, every request) and can be told to misbehave:
-whole-request outages, per-item rejections, slowness, connection resets, mapping conflicts.
+whole-request outages, per-item rejections, slowness, connection resets, mapping conflicts,
+and answers spoiled on the way back as a broken proxy would (cut short, items missing, an
+HTML page with 200, an endless or trickling body).
 The agent under test may be another process or asyncio code in the test itself; the server
 runs in its own threads. The JSON shapes it answers with, and where they were looked up, are
 listed in tests/fakes/es_protocol.py.
@@ -23,6 +25,8 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 from urllib.parse import unquote
+
+import orjson
 
 from tests.fakes.es_bulk import BulkRequestError, parse_bulk
 from tests.fakes.es_cluster import Cluster
@@ -104,6 +108,7 @@ class FakeElasticsearch:
         self._rng = random.Random(0)
         self._delay = 0.0
         self._resets = 0
+        self._fault: tuple[str, str, int | None] | None = None  # (kind, path, times left)
         self._stopping = threading.Event()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -214,6 +219,18 @@ class FakeElasticsearch:
         with self._lock:
             self._resets = n
 
+    def spoil_answers(
+        self, kind: str | None, times: int | None = None, path: str = "/_bulk"
+    ) -> None:
+        """Spoil the answers to the next `times` requests to `path` (all, if None) after they
+        were executed, as a proxy gone wrong would: "cut" (the body cut in half, with a
+        Content-Length to match), "closed" (the connection closed halfway through a body of
+        the announced length), "fewer" (the last item left out), "html" (an HTML page
+        with 200), "endless" (a chunked body that never ends), "trickle" (an endless body,
+        one byte every 100 ms). `None` stops spoiling."""
+        with self._lock:
+            self._fault = None if kind is None else (kind, path, times)
+
     def delete_index(self, index: str) -> None:
         """Drop an index's documents and mapping, as an operator fixing a conflict would."""
         with self._lock:
@@ -233,6 +250,7 @@ class FakeElasticsearch:
             if reset:
                 self._resets -= 1
             delay = self._delay
+            fault = self._take_fault(request)
         if reset:
             self.record(request, 0)
             handler.abort()
@@ -246,7 +264,23 @@ class FakeElasticsearch:
                 self.internal_errors.append(traceback.format_exc())
             answer = Answer(500, error_body("exception", "internal error of the fake", 500))
         self.record(request, answer.status)
-        handler.reply(answer)
+        if fault is None or answer.status != 200:
+            handler.reply(answer)
+        elif fault in ("endless", "trickle"):
+            handler.reply_endless(0.1 if fault == "trickle" else 0.0, self._stopping)
+        elif fault == "closed":
+            handler.reply_bytes(200, orjson.dumps(answer.body), cut_at=0.5)
+        else:
+            handler.reply_bytes(200, _spoiled(fault, orjson.dumps(answer.body)))
+
+    def _take_fault(self, request: RequestLog) -> str | None:
+        """The spoiling this request's answer gets, if any (under the lock)."""
+        if self._fault is None or request.path != self._fault[1]:
+            return None
+        kind, path, times = self._fault
+        if times is not None:
+            self._fault = (kind, path, times - 1) if times > 1 else None
+        return kind
 
     def record(self, request: RequestLog, status: int) -> None:
         """Log a request with the status it got, and wake wait_for()."""
@@ -398,6 +432,18 @@ def _implied(held: list[str] | None, wanted: str, implied: dict[str, set[str]]) 
     if held is None:
         return True
     return any(p == wanted or wanted in implied.get(p, set()) for p in held)
+
+
+def _spoiled(kind: str, body: bytes) -> bytes:
+    if kind == "cut":
+        return body[: len(body) // 2]
+    if kind == "fewer":
+        answer = orjson.loads(body)
+        answer["items"] = answer["items"][:-1]
+        return orjson.dumps(answer)
+    if kind == "html":
+        return b"<html><body><h1>200 OK</h1>Request accepted by the gateway.</body></html>"
+    raise ValueError(f"unknown spoiling {kind!r}")
 
 
 def _only(request: RequestLog, allowed: tuple[str, ...], answer: Callable[[], Answer]) -> Answer:

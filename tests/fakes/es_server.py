@@ -104,6 +104,11 @@ class Server(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
 
+def _chunk(data: bytes) -> bytes:
+    """`data` framed as one chunk of a chunked body."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
 class Connection(BaseHTTPRequestHandler):
     """Reads one request at a time off a keep-alive connection and hands it to the fake."""
 
@@ -172,6 +177,35 @@ class Connection(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(payload)
+
+    def reply_bytes(self, status: int, payload: bytes, cut_at: float = 1.0) -> None:
+        """An answer of exactly these bytes (whatever they hold) with a matching length; with
+        `cut_at` below 1, the connection closes after that fraction of them."""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload[: int(len(payload) * cut_at)])
+        if cut_at < 1.0:
+            self.wfile.flush()
+            self.close_connection = True
+
+    def reply_endless(self, pause: float, stopping: threading.Event) -> None:
+        """A chunked 200 answer that never ends (until the client goes or the server stops):
+        64 KiB chunks back to back, or one byte every `pause` seconds."""
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        piece = b" " if pause else b'{"create":{"status":201}},' * 2500
+        with contextlib.suppress(OSError):
+            self.wfile.write(_chunk(b'{"errors":false,"items":['))
+            while not stopping.is_set():
+                self.wfile.write(_chunk(piece))
+                self.wfile.flush()
+                if pause:
+                    stopping.wait(pause)
 
     def abort(self) -> None:
         """Drop the connection with a TCP reset: the client sees no answer at all."""

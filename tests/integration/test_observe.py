@@ -111,7 +111,9 @@ def test_health_endpoints_of_a_running_agent(tmp_path: Path, es: FakeElasticsear
 
 async def test_readyz_answers_503_until_tailing_has_started() -> None:
     started = False
-    server = ObserveServer("127.0.0.1:0", Metrics(), lambda: started)
+    server = ObserveServer(
+        "127.0.0.1:0", Metrics(), lambda: None if started else "tailing not started"
+    )
     await server.start()
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as client:

@@ -4,6 +4,7 @@ import pytest
 from shipper.record import AckTracker, Documents
 from shipper.sinks.bulk import (
     BulkBatch,
+    BulkOutcome,
     BulkResponseError,
     ItemError,
     action_lines,
@@ -140,9 +141,9 @@ def _answer(*items: tuple[str, int, dict | None], errors: bool = True) -> bytes:
     return orjson.dumps({"errors": errors, "took": 3, "items": listed})
 
 
-def test_errors_false_is_all_delivered_without_reading_items() -> None:
-    body = b'{"errors":false,"took":1,"items":' + b"garbage that is never parsed"
-    outcome = parse_bulk_response(body, 5, "create")
+def test_errors_false_is_delivered_once_every_item_is_read() -> None:
+    es8 = b'{"errors":false,"took":1,"items":[{"create":{"status":201}},{"create":{"status":409}}]}'
+    outcome = parse_bulk_response(es8, 2, "create")
     assert outcome.retry == [] and outcome.rejected == []
     es7 = b'{"took":12,"errors":false,"items":[{"create":{"status":201}}]}'
     assert parse_bulk_response(es7, 1, "create").retry == []
@@ -177,6 +178,14 @@ def test_409_is_a_rejection_for_index_op() -> None:
     "body",
     [
         b"<html>bad gateway</html>",
+        b"",
+        b'{"errors":false,"took":1,"items":' + b"garbage that is never parsed",
+        b'{"errors":false,"took":1,"items":[{"create":{"status":201}},{"create":{"sta',  # cut short
+        b'{"errors":false,"took":1,"items":[{"create":{"status":201}}]}',  # 1 item for 2 sent
+        b'{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":"201"}}]}',
+        b'{"errors":false,"items":[{"create":{"status":201}},{"create":[201]}]}',
+        b'{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201},"x":{}}]}',
+        b'[{"create":{"status":201}},{"create":{"status":201}}]',
         b'{"errors":true}',
         b'{"errors":true,"items":{}}',
         b'{"errors":true,"items":[{"create":{"status":201}}]}',  # 1 item for 2 sent
@@ -196,3 +205,19 @@ def test_request_error_reads_elasticsearch_errors_or_keeps_the_text() -> None:
         "type": "http_413",
         "reason": "<html>too large</html>",
     }
+
+
+def test_all_stored_answer_is_compared_whole() -> None:
+    item = b'{"create":{"status":201}}'
+    body = b'{"errors":false,"items":[' + b",".join([item] * 3) + b"]}"
+    assert parse_bulk_response(body, 3, "create") == BulkOutcome()
+    with pytest.raises(BulkResponseError):
+        parse_bulk_response(body, 4, "create")
+    with pytest.raises(BulkResponseError):
+        parse_bulk_response(body[:-1], 3, "create")
+    # one item that differs takes the item-by-item path, which still finds it
+    odd = body.replace(item, b'{"create":{"status":503}}', 1)
+    assert parse_bulk_response(odd, 3, "create").retry == [0]
+    # alike items that do not say stored are not taken for stored
+    refused = b'{"errors":false,"items":[' + b",".join([b'{"index":{"status":409}}'] * 2) + b"]}"
+    assert [i.position for i in parse_bulk_response(refused, 2, "index").rejected] == [0, 1]

@@ -9,9 +9,11 @@ import orjson
 import pytest
 import trustme
 
+from shipper import supervisor as supervisor_module
 from shipper.observe.metrics import Metrics
 from shipper.record import Documents
 from shipper.sinks.bulk import BULK_FILTER_PATH
+from shipper.sinks.elasticsearch import ElasticsearchSink
 from shipper.sinks.hosts import HostPool
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.sinks.support import (
@@ -145,23 +147,33 @@ async def test_mapping_conflict_is_dead_lettered_and_the_rest_delivered(tmp_path
     assert sample(metrics, "shipper_records_delivered_total") == 19
 
 
-async def test_a_request_refused_whole_is_halved_down_to_the_culprit(tmp_path: Path) -> None:
+async def test_a_request_refused_whole_is_halved_but_a_single_document_is_never_dead_lettered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Halving finds the culprit; refused whole alone, it is the endpoint's fault (issue 13):
+    sent again, given up only when the --once budget is spent, never dead-lettered."""
     metrics, acks = Metrics(), Acks()
     events = acks.events(10)
     (block,) = events
     block.ids = block.id_list()
     block.ids[6] = "x" * 600  # Elasticsearch refuses the whole request: ids are <= 512 bytes
     with FakeElasticsearch() as es:
-        async with running(es_settings(tmp_path, es.url), metrics) as sink:
+        settings = es_settings(
+            tmp_path, es.url, once=True, once_retry_timeout=1.0, retry_max_backoff=0.2
+        )
+        async with running(settings, metrics) as sink:
             await sink.send(events)
-            assert await sink.drain(5)
+            assert not await sink.drain(10)
+            assert sink.failed == 1
         assert es.count() == 9 and doc_id(6) not in es.documents()
-    assert _all_acked_once(events)
-    (line,) = (tmp_path / "dead-letter.ndjson").read_bytes().splitlines()
-    entry = orjson.loads(line)
-    assert entry["id"] == "x" * 600 and entry["status"] == 400
-    assert entry["error"]["type"] == "action_request_validation_exception"
-    assert sample(metrics, "shipper_bulk_requests_total", status="400") >= 4  # 10, 5, 3, 2, 1
+        single = [r for r in es.requests if r.path == "/_bulk" and r.body.count(b"\n") == 2]
+        assert len(single) >= 2  # the culprit alone, sent again
+    assert not (tmp_path / "dead-letter.ndjson").exists()
+    assert sample(metrics, "shipper_records_dead_lettered_total") == 0
+    assert sum(block.ticket.pending for block in events) == 1  # only the culprit unacked
+    assert sample(metrics, "shipper_bulk_requests_total", status="400") >= 5  # 10, 5, 3, 2, 1, 1
+    assert "the endpoint is at fault" in caplog.text
+    assert "nothing is dead-lettered" in caplog.text
 
 
 async def test_an_outage_is_waited_out_without_loss_or_doubles(tmp_path: Path) -> None:
@@ -524,3 +536,37 @@ async def test_an_item_refused_in_the_second_block_of_a_request_is_dead_lettered
     assert entry["index"] == "logs-two-2024.05.01" and entry["id"] == doc_id(6)
     assert entry["document"] == bad
     assert sample(metrics, "shipper_records_delivered_total") == 8
+
+
+async def test_a_worker_that_fails_is_started_again_and_the_drain_counts_what_it_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in a worker (here: the handler of refused documents raising) is counted and
+    the worker started again: later batches are delivered, and the drain does not claim
+    the lost batch arrived."""
+    monkeypatch.setattr(supervisor_module, "FIRST_DELAY", 0.05)
+    metrics, acks = Metrics(), Acks()
+    bad = acks.events(1, doc={"status": {"code": 1}})
+    good = acks.events(30, start=1)
+
+    async def broken(rejected: object) -> None:
+        raise RuntimeError("a bug in the dead-letter handler")
+
+    with FakeElasticsearch() as es:
+        es.put_mapping(INDEX, "status", "keyword")
+        settings = es_settings(tmp_path, es.url, concurrency=1, batch_max_records=10)
+        sink = ElasticsearchSink(settings, metrics, reject=broken)
+        await sink.start()
+        try:
+            await sink.send(bad)
+            worker = "elasticsearch-worker-0"
+            await eventually(
+                lambda: sample(metrics, "shipper_internal_errors_total", task=worker) == 1
+            )
+            await sink.send(good)
+            assert not await sink.drain(5)
+            assert sink.failed == 1  # the refused document: neither delivered nor dead-lettered
+        finally:
+            await sink.close()
+        assert es.count() == 30
+    assert _all_acked_once(good) and bad[0].ticket.pending == 1

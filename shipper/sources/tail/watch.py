@@ -53,6 +53,7 @@ class Watcher:
 
     async def close(self) -> None:
         """Stop the watcher thread and wait for it."""
+        self._roots = None  # a `watch` after this starts a watcher again
         if self._task is None:
             return
         self._stop.set()

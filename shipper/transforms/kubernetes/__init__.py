@@ -175,19 +175,25 @@ class KubernetesMetadata:
             for i, w in enumerate(watches)
         ]
         stopper = asyncio.create_task(stop.wait(), name="kubernetes-stop")
+        failed = False
         try:
             done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
             for finished in done:
                 finished.result()  # a watch loop ends only on a bug: let it surface
+        except Exception:
+            failed = True  # the agent's supervisor runs this again: keep the client open
+            raise
         finally:
-            self._closed = True
             owned: list[asyncio.Task[Any]] = [stopper, *tasks]
-            owned += [fetch for _, fetch in self._fetches.values()]
+            if not failed:  # direct GETs under way are awaited by lookups: let them finish
+                owned += [fetch for _, fetch in self._fetches.values()]
             for task in owned:
                 task.cancel()
             await asyncio.gather(*owned, return_exceptions=True)
-            self._wake(list(self._waiters))
-            await self._client.aclose()
+            if not failed:
+                self._closed = True
+                self._wake(list(self._waiters))
+                await self._client.aclose()
 
     # --- pods
 
