@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos import records
+from tests.chaos import agent, records
 from tests.chaos.kubelet import Container, Node
 from tests.chaos.plan import SHORT, make_plan
 from tests.chaos.run import Result, run
@@ -97,3 +97,16 @@ def test_the_short_chaos_run_doubles_and_corrupts_nothing(short_run: Result) -> 
 def test_the_short_chaos_run_loses_nothing(short_run: Result) -> None:
     assert short_run.tally.lost == 0, short_run.line()
     assert short_run.at_risk == 0, short_run.line()
+
+
+def test_records_from_compressed_copies_are_read_from_any_metric_naming_them() -> None:
+    by_label = (
+        "# TYPE shipper_records_read counter\n"
+        'shipper_records_read_total{source="plain"} 90.0\n'
+        'shipper_records_read_total{source="gzip"} 7.0\n'
+    )
+    by_name = "# TYPE shipper_gz_records_read counter\nshipper_gz_records_read_total 5.0\n"
+    neither = "# TYPE shipper_records_read counter\nshipper_records_read_total 97.0\n"
+    assert agent.records_from_compressed(by_label) == 7.0
+    assert agent.records_from_compressed(by_name) == 5.0
+    assert agent.records_from_compressed(neither) is None
