@@ -16,5 +16,5 @@ The one line it prints:
 - `catch_up_s`: how long the agent took after the writing stopped;
 - `lost_in`, when some were lost: where those records are at the end (`gz`: in a
   compressed copy, `gz_deleted`: in one kubelet deleted later as the oldest, `rotated`,
-  `live`, `gc`: removed with its pod).
+  `live`; `…_gc`: in such a file when its pod was removed).
 """
