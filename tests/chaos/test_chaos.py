@@ -81,6 +81,7 @@ def test_the_short_chaos_run_did_what_it_plans(short_run: Result) -> None:
     assert short_run.tally.written > 0.9 * expected, short_run.line()
     assert short_run.kills == SHORT.kills, short_run.line()
     assert short_run.compressed > 0 and short_run.max_lag_bytes > 0, short_run.line()
+    assert short_run.at_risk == 0, short_run.line()  # kubelet removed nothing unfairly
 
 
 def test_the_short_chaos_run_doubles_and_corrupts_nothing(short_run: Result) -> None:
@@ -96,7 +97,6 @@ def test_the_short_chaos_run_doubles_and_corrupts_nothing(short_run: Result) -> 
 )
 def test_the_short_chaos_run_loses_nothing(short_run: Result) -> None:
     assert short_run.tally.lost == 0, short_run.line()
-    assert short_run.at_risk == 0, short_run.line()
 
 
 def test_records_from_compressed_copies_are_read_from_any_metric_naming_them() -> None:
