@@ -4,6 +4,7 @@ when nothing was lost, doubled or corrupted (and the peak RSS is under --max-rss
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -21,19 +22,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--containers", type=int, help="containers running at a time")
     parser.add_argument("--rate", type=int, help="records per second, all together")
     parser.add_argument("--kills", type=int, help="SIGKILLs of the agent")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="an agent setting"
+    )
     parser.add_argument("--max-rss-mib", type=float, help="fail when the agent's peak is above")
     parser.add_argument("--keep", type=Path, help="keep the node's files and agent.log here")
     parser.add_argument("-v", "--verbose", action="store_true", help="narrate on stderr")
     args = parser.parse_args(argv)
     config = SHORT if args.short else FULL
-    changes = {
+    changes: dict[str, object] = {
         name: getattr(args, name)
         for name in ("duration", "containers", "rate", "kills")
         if getattr(args, name) is not None
     }
-    if "kills" in changes:
-        changes["kills_in_outages"] = min(config.kills_in_outages, changes["kills"])
-    plan = make_plan(config.scaled(**changes), args.seed)
+    if args.kills is not None:
+        changes["kills_in_outages"] = min(config.kills_in_outages, args.kills)
+    settings = [tuple(each.split("=", 1)) for each in args.set]
+    if any(len(each) != 2 for each in settings):
+        parser.error("--set takes NAME=VALUE")
+    changes["agent_env"] = config.agent_env + tuple(settings)
+    plan = make_plan(dataclasses.replace(config, **changes), args.seed)
 
     def say(what: str) -> None:
         if args.verbose:

@@ -87,7 +87,7 @@ class Supervisor:
             return None
         values = _scalars(text)
         self.max_lag_bytes = max(self.max_lag_bytes, int(values.get("shipper_lag_bytes", 0)))
-        from_gz = _from_compressed(text)
+        from_gz = records_from_compressed(text)
         if from_gz is not None:
             self.from_gz_known = True
             self._from_gz_now = from_gz
@@ -124,7 +124,7 @@ def _scalars(text: str) -> dict[str, float]:
     }
 
 
-def _from_compressed(text: str) -> float | None:
+def records_from_compressed(text: str) -> float | None:
     """Records read from compressed copies, if the agent counts them: the `_total` of any
     records-read metric whose name or labels say `gz` or `compressed`."""
     total = None

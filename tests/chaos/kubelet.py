@@ -22,11 +22,6 @@ from pathlib import Path
 
 from tests.chaos import records
 
-# Where a file's records are at the end: still in a plain file (live or rotated), in a
-# compressed copy, deleted by kubelet as the oldest beyond max_files (a compressed copy
-# by then, unless max_files < 3), or removed with the pod.
-FATES = ("live", "rotated", "gz", "gz_deleted", "rotated_deleted", "gc")
-
 
 @dataclass
 class Segment:
@@ -34,6 +29,9 @@ class Segment:
 
     first: int
     name: str  # in the container's directory, without ".gz"
+    # Where its records are: in a plain file ("live", "rotated"), in a compressed copy
+    # ("gz"), deleted by kubelet as the oldest beyond max_files ("gz_deleted"; a plain
+    # "rotated_deleted" only with max_files < 3), removed with the pod ("live_gc", ...).
     fate: str = "live"
     last_write: float = 0.0  # when its last record was written (the run's clock)
 
@@ -122,7 +120,7 @@ class Container:
         self.link.unlink()
         for segment in self.segments:
             if not segment.fate.endswith("_deleted"):
-                self._gone(segment, "gc")
+                self._gone(segment, f"{segment.fate}_gc")
 
     def fate_of(self, seq: int) -> str:
         """Where record `seq` is now."""

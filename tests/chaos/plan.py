@@ -5,7 +5,7 @@ seed decides, so a run that lost records can be run again the same way.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 KIB = 1024
 SETTLE = 3.0  # seconds after an outage kept free of other faults
@@ -40,10 +40,7 @@ class Config:
     buffer: str = "2MiB"  # SHIPPER_BUFFER_MAX_BYTES: small, so outages stop reading
     max_backoff: str = "5s"  # SHIPPER_RETRY_MAX_BACKOFF
     catch_up: float = 90.0  # after writing: how long the agent may take to deliver the rest
-    agent_env: tuple[tuple[str, str], ...] = field(default=())  # extra SHIPPER_* settings
-
-    def scaled(self, **changes: object) -> Config:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    agent_env: tuple[tuple[str, str], ...] = ()  # more settings of the agent, or overrides
 
 
 FULL = Config()
