@@ -4,10 +4,11 @@
 of them, to the open batch; a batch is cut at SHIPPER_BATCH_MAX_BYTES or
 _MAX_RECORDS, when it has waited SHIPPER_FLUSH_INTERVAL, or on `flush_soon`. A
 request's body is joined and sent a few hundred documents at a time. SHIPPER_CONCURRENCY
-workers each deliver one batch at a time. `send` adds a block only while a worker
-waits for a batch: when Elasticsearch is the bottleneck, what the workers cannot take
-yet waits in the pipeline's outbox, where files take turns, instead of in batches
-formed in arrival order (a quiet file's line would wait behind all of them). The
+workers each deliver one batch at a time. `send` adds a block only while at most one
+batch is queued beyond the workers waiting: when Elasticsearch is the bottleneck, what
+the workers cannot take yet waits in the pipeline's outbox, where files take turns,
+instead of in batches formed in arrival order (a quiet file's line would wait behind
+all of them). The
 byte budget the source holds until the acks bounds the rest. Nothing on the way from
 `send` to an acknowledged request steps through the documents one by one in Python.
 
@@ -86,8 +87,10 @@ class _BatchQueue(asyncio.Queue[BulkBatch]):
             self.waiting -= 1
 
     async def until_a_worker_is_free(self) -> None:
-        """Until more workers wait than batches are queued for them."""
-        while self.waiting <= self.qsize():
+        """Until a batch formed now would be taken by the next worker to be free: no
+        more than one is queued beyond the workers waiting (that one keeps a fast
+        Elasticsearch busy while the next batch is formed)."""
+        while self.qsize() > self.waiting:
             self.changed.clear()
             await self.changed.wait()
 
