@@ -208,6 +208,7 @@ class Pipeline:
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._flushing = asyncio.Event()  # stopping: hand everything over, ready or not
         self._caught_up = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._files: defaultdict[_PodKey, set[FilePipeline]] = defaultdict(set)
@@ -258,13 +259,14 @@ class Pipeline:
 
     async def run(self) -> None:
         """Hand the outbox to the sink, a block at a time and the files in turn, until
-        cancelled. The sink may wait before taking a block: the next one is chosen only
-        then, so a block submitted meanwhile by a quiet file goes out first."""
+        cancelled. Each block is chosen only once the sink is ready for it, so a block
+        submitted meanwhile by a quiet file goes out first."""
         try:
             while True:
                 await self._ready.wait()
                 self._ready.clear()
                 while self._outbox:
+                    await self._sink_ready()
                     await self.sink.send([self._outbox.pop()])
                 if self._caught_up:
                     self._caught_up = False
@@ -276,8 +278,22 @@ class Pipeline:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    async def _sink_ready(self) -> None:
+        """Until the sink is ready for a block (`Sink.ready`), or the pipeline is stopping."""
+        if self._flushing.is_set():
+            return
+        ready = asyncio.ensure_future(self.sink.ready())
+        flushing = asyncio.ensure_future(self._flushing.wait())
+        try:
+            await asyncio.wait([ready, flushing], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+            flushing.cancel()
+
     async def flushed(self) -> None:
-        """Wait until everything submitted (held records included) was handed to the sink."""
+        """Wait until everything submitted (held records included) was handed to the sink;
+        the sink takes it whether ready or not (it drains, within its own deadline)."""
+        self._flushing.set()
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._ready.set()

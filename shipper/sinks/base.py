@@ -22,6 +22,10 @@ class Sink(Protocol):
     async def send(self, blocks: list[Documents]) -> None:
         """Queue blocks for delivery (the blocks of one file arrive in file order)."""
 
+    async def ready(self) -> None:
+        """Until a block sent now would go out soon, rather than queue behind blocks sent
+        earlier: meanwhile blocks wait in the pipeline's outbox, where files take turns."""
+
     def flush_soon(self) -> None:
         """Nothing more can come for now (the buffer is full): send what waits in a
         partial batch without waiting out the flush interval."""

@@ -4,8 +4,9 @@
 of them, to the open batch; a batch is cut at SHIPPER_BATCH_MAX_BYTES or
 _MAX_RECORDS, when it has waited SHIPPER_FLUSH_INTERVAL, or on `flush_soon`. A
 request's body is joined and sent a few hundred documents at a time. SHIPPER_CONCURRENCY
-workers each deliver one batch at a time. `send` adds a block only while at most one
-batch is queued beyond the workers waiting: when Elasticsearch is the bottleneck, what
+workers each deliver one batch at a time. `ready` holds the pipeline's next block
+while more than one batch is queued beyond the workers waiting: when Elasticsearch is
+the bottleneck, what
 the workers cannot take yet waits in the pipeline's outbox, where files take turns,
 instead of in batches formed in arrival order (a quiet file's line would wait behind
 all of them). The
@@ -156,11 +157,14 @@ class ElasticsearchSink:
         ]
         self._tasks.append(asyncio.create_task(self._flush_on_time(), name="es-flush"))
 
+    async def ready(self) -> None:
+        """Until a batch formed now would be taken by the next worker to be free."""
+        await self._ready.until_a_worker_is_free()
+
     async def send(self, blocks: list[Documents]) -> None:
-        """Add the blocks' documents to the open batch, each once a worker is free for it."""
+        """Add the blocks' documents to the open batch; wait while enough batches are queued."""
         self._outstanding += sum(map(len, blocks))
         for block in blocks:
-            await self._ready.until_a_worker_is_free()
             await self._add(block)
 
     async def drain(self, timeout: float | None) -> bool:

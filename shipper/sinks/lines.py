@@ -46,6 +46,9 @@ class LineSink:
             self._idle.clear()
             self._wakeup.set()
 
+    async def ready(self) -> None:
+        """Always: whatever is queued is written at once."""
+
     def flush_soon(self) -> None:
         """Nothing to do: whatever is queued is written at once."""
 
