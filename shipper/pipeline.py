@@ -280,7 +280,7 @@ class Pipeline:
 
     async def _sink_ready(self) -> None:
         """Until the sink is ready for a block (`Sink.ready`), or the pipeline is stopping."""
-        if self._flushing.is_set():
+        if self._flushing.is_set() or not self.sink.busy():
             return
         ready = asyncio.ensure_future(self.sink.ready())
         flushing = asyncio.ensure_future(self._flushing.wait())

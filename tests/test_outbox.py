@@ -57,6 +57,9 @@ class GatedSink:
         self.received += [b.docs[0].split(b'"log":"')[1].split(b'"')[0].decode() for b in blocks]
         ack_all(blocks)
 
+    def busy(self) -> bool:
+        return False
+
     async def ready(self) -> None:
         pass
 

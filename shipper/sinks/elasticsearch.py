@@ -87,11 +87,14 @@ class _BatchQueue(asyncio.Queue[BulkBatch]):
         finally:
             self.waiting -= 1
 
+    def busy(self) -> bool:
+        return self.qsize() > self.waiting
+
     async def until_a_worker_is_free(self) -> None:
         """Until a batch formed now would be taken by the next worker to be free: no
         more than one is queued beyond the workers waiting (that one keeps a fast
         Elasticsearch busy while the next batch is formed)."""
-        while self.qsize() > self.waiting:
+        while self.busy():
             self.changed.clear()
             await self.changed.wait()
 
@@ -156,6 +159,10 @@ class ElasticsearchSink:
             for n in range(self._settings.concurrency)
         ]
         self._tasks.append(asyncio.create_task(self._flush_on_time(), name="es-flush"))
+
+    def busy(self) -> bool:
+        """More than one batch is queued beyond the workers waiting (see `_BatchQueue`)."""
+        return self._ready.busy()
 
     async def ready(self) -> None:
         """Until a batch formed now would be taken by the next worker to be free."""

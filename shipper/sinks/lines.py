@@ -46,8 +46,12 @@ class LineSink:
             self._idle.clear()
             self._wakeup.set()
 
+    def busy(self) -> bool:
+        """Never: whatever is queued is written at once."""
+        return False
+
     async def ready(self) -> None:
-        """Always: whatever is queued is written at once."""
+        """At once (never `busy`)."""
 
     def flush_soon(self) -> None:
         """Nothing to do: whatever is queued is written at once."""
