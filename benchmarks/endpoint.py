@@ -1,6 +1,6 @@
 """A loopback `_bulk` endpoint fast enough that the benchmark measures the agent, not it.
 
-    python -m benchmarks.endpoint [--port P] [--track MARKER]
+    python -m benchmarks.endpoint [--port P] [--track MARKER] [--us-per-doc US]
 
 It answers like an Elasticsearch that stores everything: every `create` item 201
 `created`, a repeated `_id` 409 (as `create` does), and counts documents and
@@ -8,6 +8,12 @@ distinct ids so a run can prove every record arrived exactly once. Documents
 whose line contains MARKER have their delay (arrival minus `@timestamp`) recorded.
 `GET /_bench/stats` returns the counts, `GET /_bench/delays` the delays. HTTP/1.1
 with keep-alive, gzip bodies accepted.
+
+`--us-per-doc US` makes it a slow Elasticsearch: one indexer shared by every
+connection that spends US microseconds per document, so at 30 it absorbs about
+33,000 documents a second however many requests the agent has in flight. A
+`_bulk` answer waits until the indexer has done its documents, and a document's
+delay counts to that moment: it is searchable only once indexed.
 
 Speed comes from never parsing a document: a body is split into lines once, the
 action lines themselves (op, index and id) are the keys of the set of what arrived,
@@ -84,8 +90,10 @@ class Counts:
 class BulkStore:
     """Answers `_bulk` bodies and keeps the counts."""
 
-    def __init__(self, marker: bytes | None) -> None:
+    def __init__(self, marker: bytes | None, us_per_doc: float = 0.0) -> None:
         self.counts = Counts()
+        self.seconds_per_doc = us_per_doc / 1e6
+        self.busy_until = 0.0  # the shared indexer's monotonic time when it is free again
         self.templates: dict[str, bytes] = {}
         self._marker = marker
         self._epochs: dict[bytes, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> epoch seconds
@@ -262,8 +270,24 @@ class BulkProtocol(asyncio.Protocol):
         if request.gzip:
             body = gzip.decompress(body)
         status, answer = self._route(request, body)
-        self._answer(status, b"" if request.method == "HEAD" else answer, request.close)
+        if status:  # 0: answered later
+            self._answer(status, b"" if request.method == "HEAD" else answer, request.close)
         return True
+
+    def _answer_when_indexed(self, request: _Request, body: bytes) -> None:
+        """The slow mode: queue the documents on the shared indexer, answer when done."""
+        store = self._store
+        loop = asyncio.get_running_loop()
+        docs = body.count(b"\n") // 2
+        store.busy_until = max(loop.time(), store.busy_until) + docs * store.seconds_per_doc
+        delay = store.busy_until - loop.time()
+
+        def answer() -> None:
+            status, content = store.bulk(body, "filter_path=" in request.target)
+            if self._transport is not None:
+                self._answer(status, content, request.close)
+
+        loop.call_later(delay, answer)
 
     def _take(self) -> bytes:
         data = self._received[0] if len(self._received) == 1 else b"".join(self._received)
@@ -279,6 +303,9 @@ class BulkProtocol(asyncio.Protocol):
         path = request.target.partition("?")[0]
         method = request.method
         if path.endswith("/_bulk") and method in ("POST", "PUT"):
+            if store.seconds_per_doc:
+                self._answer_when_indexed(request, body)
+                return 0, b""
             return store.bulk(body, "filter_path=" in request.target)
         if path == "/" and method in ("GET", "HEAD"):
             return 200, VERSION_ANSWER
@@ -317,9 +344,9 @@ def _error(kind: str, reason: str, status: int = 400) -> bytes:
     return orjson.dumps({"error": {"type": kind, "reason": reason}, "status": status})
 
 
-async def serve(port: int, marker: bytes | None) -> None:
+async def serve(port: int, marker: bytes | None, us_per_doc: float = 0.0) -> None:
     """Serve on 127.0.0.1:`port` (0: any free port), print `{"port": P}`, run until killed."""
-    store = BulkStore(marker)
+    store = BulkStore(marker, us_per_doc)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: BulkProtocol(store), "127.0.0.1", port)
     bound = server.sockets[0].getsockname()[1]
@@ -331,10 +358,12 @@ async def serve(port: int, marker: bytes | None) -> None:
 class EndpointProcess:
     """The endpoint in its own process, as a context manager for the benchmark."""
 
-    def __init__(self, track: str | None = None) -> None:
+    def __init__(self, track: str | None = None, us_per_doc: float = 0.0) -> None:
         args = [sys.executable, "-m", "benchmarks.endpoint"]
         if track is not None:
             args += ["--track", track]
+        if us_per_doc:
+            args += ["--us-per-doc", str(us_per_doc)]
         self._proc = subprocess.Popen(
             args, stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1]
         )
@@ -377,10 +406,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.endpoint", description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--track", help="record the delay of documents containing this text")
+    parser.add_argument(
+        "--us-per-doc", type=float, default=0.0, help="slow mode: indexing time per document"
+    )
     args = parser.parse_args(argv)
     marker = args.track.encode() if args.track else None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.port, marker))
+        asyncio.run(serve(args.port, marker, args.us_per_doc))
 
 
 if __name__ == "__main__":

@@ -79,12 +79,13 @@ def markdown(report: dict[str, Any]) -> str:
                 latency,
             )
         )
-    fairness = report.get("fairness")
-    if fairness:
+    for fairness in filter(None, (report.get("fairness"), report.get("slow-fairness"))):
+        slow = fairness.get("us_per_doc")
+        into = f" into an endpoint taking {slow:.0f} µs a document" if slow else ""
         rows.append(
             _delay_row(
                 f"a quiet container's delay while a {fairness['flood_bytes'] / 1e6:,.0f} MB "
-                "backlog floods",
+                f"backlog floods{into}",
                 fairness,
             )
         )
@@ -135,10 +136,12 @@ def _notes(report: dict[str, Any]) -> list[str]:
             f"agent {latency['cpu_s']:.1f} CPU-s over {latency['seconds']:.0f} s, "
             f"peak RSS {latency['peak_rss_mib']:.0f} MiB"
         )
-    fairness = report.get("fairness")
-    if fairness:
+    for name in ("fairness", "slow-fairness"):
+        fairness = report.get(name)
+        if not fairness:
+            continue
         notes.append(
-            f"fairness: {fairness['quiet_delivered']} of {fairness['quiet_lines']} quiet lines "
+            f"{name}: {fairness['quiet_delivered']} of {fairness['quiet_lines']} quiet lines "
             f"delivered, written over the {fairness['window_s']:.1f} s the agent took to read 97 % "
             f"of the flood; {fairness['flood_delivered']:,} of {fairness['flood_records']:,} flood "
             f"records delivered; "

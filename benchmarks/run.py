@@ -1,7 +1,7 @@
 """The benchmark: the real agent, as deployed, into a loopback bulk endpoint.
 
     python -m benchmarks.run [--records 1000000] [--containers 20] [--seed 1]
-        [--scenario all|endpoint|once|latency|fairness] [--json OUT] [--keep]
+        [--scenario all|endpoint|once|latency|fairness|slow-fairness] [--json OUT] [--keep]
 
 Scenarios (`all` runs them in this order):
   endpoint  the bulk endpoint alone, fed pre-built bodies from another process:
@@ -13,6 +13,8 @@ Scenarios (`all` runs them in this order):
             delay from a line's time to its arrival, p50/p99/max
   fairness  a quiet container writing a line every 100 ms while another
             container's ~300 MB backlog floods the agent: the quiet lines' delay
+  slow-fairness  the same into an endpoint that indexes 30 us a document (about
+            33,000 documents/s): the sink is the bottleneck and the buffer is full
 Prints Markdown (the issue's table); `--json` writes the same figures.
 Exit 1 when a delivery check failed.
 """
@@ -41,11 +43,12 @@ from benchmarks.generate import Summary
 from benchmarks.report import machine, markdown, percentiles
 from benchmarks.writers import PacedWriter, make_container
 
-SCENARIOS = ("endpoint", "once", "latency", "fairness")
+SCENARIOS = ("endpoint", "once", "latency", "fairness", "slow-fairness")
 LATENCY_CONTAINERS = 4
 QUIET_RATE = 10.0  # lines a second: one every 100 ms
 FLOOD_READ_SHARE = 0.97  # the last 9 MB of the flood: a margin for the 0.1 s polling
 FLOOD_RECORDS = 900_000  # about 300 MB of CRI lines in one container
+SLOW_US_PER_DOC = 30.0  # slow-fairness: an Elasticsearch absorbing about 33,000 documents/s
 _LATENCY_MARKER = "bench-steady"
 _QUIET_MARKER = "bench-quiet"
 _SETTLE_SECONDS = 60.0  # after writing stops, how long the last lines may take to arrive
@@ -165,22 +168,29 @@ def run_latency(
 
 
 def run_fairness(
-    cache: Path, work: Path, seed: int, seconds: float, settings: Mapping[str, str]
+    cache: Path,
+    work: Path,
+    seed: int,
+    seconds: float,
+    settings: Mapping[str, str],
+    us_per_doc: float = 0.0,
 ) -> dict[str, Any]:
     """A quiet container's delays while a big backlog in another one is read.
 
     The quiet container writes until the agent has read FLOOD_READ_SHARE of the
     backlog (or for `seconds`): every line measured was written while the flood was
-    still being read, although the benchmark polls the agent's metrics.
+    still being read, although the benchmark polls the agent's metrics. With
+    `us_per_doc`, the endpoint is that slow (see `benchmarks.endpoint`).
     """
     flood, summary = prepare_tree(cache, FLOOD_RECORDS, 1, seed)
-    root = work / "fairness"
+    name = "slow-fairness" if us_per_doc else "fairness"
+    root = work / name
     quiet = make_container(root, "quiet")
-    with EndpointProcess(track=_QUIET_MARKER) as endpoint:
+    with EndpointProcess(track=_QUIET_MARKER, us_per_doc=us_per_doc) as endpoint:
         agent = AgentProcess(
             [_links(flood), _links(root)],
             endpoint.url,
-            work / "fairness-agent",
+            work / f"{name}-agent",
             once=False,
             settings=settings,
         )
@@ -198,7 +208,8 @@ def run_fairness(
             _wait_until(flood_read, seconds)
             window = time.monotonic() - started
             written = writer.stop()
-            _wait_until(lambda: endpoint.stats()["distinct"] >= summary.records + written, seconds)
+            everything = summary.records + written
+            _wait_until(lambda: endpoint.stats()["distinct"] >= everything, _SETTLE_SECONDS)
             counts = endpoint.stats()
             flood_delivered = counts["distinct"] - counts["tracked"]
             usage = agent.stop()
@@ -206,6 +217,7 @@ def run_fairness(
             agent.close()
         delays = endpoint.delays()
     return {
+        "us_per_doc": us_per_doc,
         "flood_records": summary.records,
         "flood_bytes": summary.bytes,
         "flood_delivered": flood_delivered,
@@ -330,6 +342,11 @@ def main(argv: list[str] | None = None) -> int:
             report["fairness"] = run_fairness(
                 args.cache_dir, work, args.seed, args.seconds, settings
             )
+        if "slow-fairness" in scenarios:
+            _say(f"slow-fairness: the same into an endpoint taking {SLOW_US_PER_DOC:.0f} us a doc")
+            report["slow-fairness"] = run_fairness(
+                args.cache_dir, work, args.seed, args.seconds, settings, SLOW_US_PER_DOC
+            )
     finally:
         if args.keep:
             _say(f"state and agent logs kept in {work}")
@@ -348,9 +365,10 @@ def _delivered(report: dict[str, Any]) -> bool:
         checks.append(report["once"]["exactly_once"])
     if "latency" in report:
         checks.append(report["latency"]["delivered"] == report["latency"]["written"])
-    if "fairness" in report:
-        fairness = report["fairness"]
-        checks.append(fairness["quiet_delivered"] == fairness["quiet_lines"])
+    for name in ("fairness", "slow-fairness"):
+        if name in report:
+            fairness = report[name]
+            checks.append(fairness["quiet_delivered"] == fairness["quiet_lines"])
     return all(checks)
 
 

@@ -3,12 +3,20 @@
 Readers `acquire` before reading and tickets `release` when their events are
 acknowledged; while the budget is spent, reading pauses and the files on disk are
 the buffer.
+
+A file with a backlog reads in large chunks and soon spends the whole budget; a file
+with little to send asks for little. Small requests may go a sixteenth past the
+limit, so a quiet file's line is read at once rather than after the flood's next
+acknowledgement: it never waits behind the flood for memory.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+
+SMALL_REQUEST = 64 * 1024  # a read this small comes from a file with little to send
+RESERVE_SHARE = 16  # small requests may use limit / RESERVE_SHARE more
 
 
 class ByteBudget:
@@ -20,13 +28,16 @@ class ByteBudget:
 
     def __init__(self, limit: int, on_full: Callable[[], None] | None = None) -> None:
         self.limit = limit
+        self.reserve = limit // RESERVE_SHARE
         self.used = 0
         self.on_full = on_full
         self._changed = asyncio.Event()
 
     def try_acquire(self, n: int) -> bool:
-        """Take `n` bytes if they fit now (or if nothing is held at all)."""
-        if self.used + n <= self.limit or self.used == 0:
+        """Take `n` bytes if they fit now (a small request in the reserve too; any request
+        if nothing is held at all)."""
+        room = self.limit + (self.reserve if n <= SMALL_REQUEST else 0)
+        if self.used + n <= room or self.used == 0:
             self.used += n
             return True
         return False

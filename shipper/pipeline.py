@@ -1,9 +1,11 @@
 """Wires the tail source to a sink: bytes -> records -> documents -> batches.
 
 The source calls `FilePipeline.feed` synchronously with each chunk it read; the
-chunk's records become one `Documents` block that waits in one outbox, which a
-single sender task hands to the sink whole. Acknowledgements go back through each
-block's ticket. Records stay columns all the way; only trace joining (opt-in)
+chunk's records become one `Documents` block that waits in the outbox, in its
+file's queue, and a single sender task hands the blocks to the sink one at a time,
+the files taking turns (`shipper.outbox`): when the sink is the bottleneck, a quiet
+file's block does not wait behind a flooding file's. Acknowledgements go back
+through each block's ticket. Records stay columns all the way; only trace joining (opt-in)
 walks them one by one.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 
 from shipper.budget import ByteBudget
 from shipper.observe.metrics import Metrics
+from shipper.outbox import Outbox
 from shipper.record import AckTracker, Documents, Records
 from shipper.settings import Settings
 from shipper.sinks.base import Sink
@@ -173,7 +176,7 @@ class FilePipeline:
             if extra > 0:
                 self._pipeline.budget.charge(extra)
                 ticket.nbytes += extra
-            self._pipeline.submit(documents)
+            self._pipeline.submit(self, documents)
 
     async def _await_metadata(self) -> None:
         try:
@@ -201,10 +204,11 @@ class Pipeline:
         self.metrics = metrics
         self.enricher = enricher
         self.json_fields = JsonFields(settings.merge_json_key, metrics)
-        self._outbox: list[Documents] = []
+        self._outbox = Outbox()
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._flushing = asyncio.Event()  # stopping: hand everything over, ready or not
         self._caught_up = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._files: defaultdict[_PodKey, set[FilePipeline]] = defaultdict(set)
@@ -247,20 +251,23 @@ class Pipeline:
         self._caught_up = True
         self._ready.set()
 
-    def submit(self, documents: Documents) -> None:
-        self._outbox.append(documents)
+    def submit(self, file: FilePipeline, documents: Documents) -> None:
+        """Queue a file's block for the sink, after that file's earlier blocks."""
+        self._outbox.put(file, documents)
         self._idle.clear()
         self._ready.set()
 
     async def run(self) -> None:
-        """Hand the outbox to the sink, whole, until cancelled."""
+        """Hand the outbox to the sink, a block at a time and the files in turn, until
+        cancelled. Each block is chosen only once the sink is ready for it, so a block
+        submitted meanwhile by a quiet file goes out first."""
         try:
             while True:
                 await self._ready.wait()
                 self._ready.clear()
                 while self._outbox:
-                    blocks, self._outbox = self._outbox, []
-                    await self.sink.send(blocks)
+                    await self._sink_ready()
+                    await self.sink.send([self._outbox.pop()])
                 if self._caught_up:
                     self._caught_up = False
                     self.sink.flush_soon()
@@ -271,8 +278,22 @@ class Pipeline:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    async def _sink_ready(self) -> None:
+        """Until the sink is ready for a block (`Sink.ready`), or the pipeline is stopping."""
+        if self._flushing.is_set() or not self.sink.busy():
+            return
+        ready = asyncio.ensure_future(self.sink.ready())
+        flushing = asyncio.ensure_future(self._flushing.wait())
+        try:
+            await asyncio.wait([ready, flushing], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+            flushing.cancel()
+
     async def flushed(self) -> None:
-        """Wait until everything submitted (held records included) was handed to the sink."""
+        """Wait until everything submitted (held records included) was handed to the sink;
+        the sink takes it whether ready or not (it drains, within its own deadline)."""
+        self._flushing.set()
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._ready.set()

@@ -22,6 +22,13 @@ class Sink(Protocol):
     async def send(self, blocks: list[Documents]) -> None:
         """Queue blocks for delivery (the blocks of one file arrive in file order)."""
 
+    def busy(self) -> bool:
+        """Whether a block sent now would queue behind blocks sent earlier (then the
+        pipeline waits for `ready`; meanwhile blocks wait in its outbox, files in turn)."""
+
+    async def ready(self) -> None:
+        """Until the sink is no longer `busy`."""
+
     def flush_soon(self) -> None:
         """Nothing more can come for now (the buffer is full): send what waits in a
         partial batch without waiting out the flush interval."""

@@ -9,15 +9,23 @@ The file is capped at SHIPPER_DEAD_LETTER_MAX_BYTES. A record that does not fit
 `dead_letter_full` / `dead_letter_error`), logged as an error, and acknowledged
 all the same: Elasticsearch will never take it, and holding its position back
 would stop its file, and the memory budget, forever.
+
+The agent and `shipper replay-dead-letter` (another process, which rewrites the
+file) share it through `open_locked`: an exclusive `flock` on the file itself,
+taken again when the path was renamed over meanwhile. The agent appends under the
+lock; the replay copies what was appended and renames its new file into place
+under the lock; so an entry is either in the new file or was written to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import BinaryIO
 
 import orjson
 
@@ -66,6 +74,26 @@ def fsync_directory(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def open_locked(path: str, mode: str) -> BinaryIO:
+    """`path` opened in `mode` ("ab" or "rb") under an exclusive `flock` (closing unlocks).
+
+    The lock is on the open file, so when a replay renamed a new file over `path`
+    while we waited, the file we locked is the old one: open and lock again.
+    """
+    while True:
+        file = open(path, mode)  # noqa: SIM115 - returned open, locked
+        try:
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX)
+            if os.fstat(file.fileno()).st_ino == os.stat(path).st_ino:
+                return file  # type: ignore[return-value]
+        except FileNotFoundError:
+            pass  # renamed away and not replaced yet: open anew
+        except BaseException:
+            file.close()
+            raise
+        file.close()
 
 
 class DeadLetterFile:
@@ -127,7 +155,7 @@ class DeadLetterFile:
         """Write, flush and fsync the lines that keep the file within its cap."""
         created = not os.path.exists(self.path)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        with open(self.path, "ab") as file:
+        with open_locked(self.path, "ab") as file:
             size = file.seek(0, os.SEEK_END)
             fitting = []
             for line in lines:

@@ -4,10 +4,14 @@
 of them, to the open batch; a batch is cut at SHIPPER_BATCH_MAX_BYTES or
 _MAX_RECORDS, when it has waited SHIPPER_FLUSH_INTERVAL, or on `flush_soon`. A
 request's body is joined and sent a few hundred documents at a time. SHIPPER_CONCURRENCY
-workers each deliver one batch at a time; `send` waits while 2 batches per worker
-are already queued, and the byte budget the source holds until the acks bounds the
-rest. Nothing on the way from `send` to an acknowledged request steps through the
-documents one by one in Python.
+workers each deliver one batch at a time. `ready` holds the pipeline's next block
+while more than one batch is queued beyond the workers waiting: when Elasticsearch is
+the bottleneck, what
+the workers cannot take yet waits in the pipeline's outbox, where files take turns,
+instead of in batches formed in arrival order (a quiet file's line would wait behind
+all of them). The
+byte budget the source holds until the acks bounds the rest. Nothing on the way from
+`send` to an acknowledged request steps through the documents one by one in Python.
 
 A worker acks a document once Elasticsearch stored it (2xx, or 409 to a `create`:
 it was stored before) or once it is in the dead-letter file. Items answered 429/5xx
@@ -92,6 +96,34 @@ class _Failed(Exception):
         self.level = level
 
 
+class _BatchQueue(asyncio.Queue[BulkBatch]):
+    """The batches cut for the workers; knows how many workers wait for one."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self.waiting = 0  # workers waiting in `get`
+        self.changed = asyncio.Event()  # set when a worker starts waiting
+
+    async def get(self) -> BulkBatch:
+        self.waiting += 1
+        self.changed.set()
+        try:
+            return await super().get()
+        finally:
+            self.waiting -= 1
+
+    def busy(self) -> bool:
+        return self.qsize() > self.waiting
+
+    async def until_a_worker_is_free(self) -> None:
+        """Until a batch formed now would be taken by the next worker to be free: no
+        more than one is queued beyond the workers waiting (that one keeps a fast
+        Elasticsearch busy while the next batch is formed)."""
+        while self.busy():
+            self.changed.clear()
+            await self.changed.wait()
+
+
 class ElasticsearchSink:
     """Delivers documents to SHIPPER_ES_HOSTS (see the module docstring)."""
 
@@ -133,9 +165,7 @@ class ElasticsearchSink:
         self._open = BulkBatch([], [], [])
         self._opened = asyncio.Event()
         self._flush_now = asyncio.Event()
-        self._ready: asyncio.Queue[BulkBatch] = asyncio.Queue(
-            BATCHES_PER_WORKER * settings.concurrency
-        )
+        self._ready = _BatchQueue(BATCHES_PER_WORKER * settings.concurrency)
         self._tasks: list[asyncio.Task[None]] = []
         self._outstanding = 0  # documents taken by `send`, neither acked nor given up
         self._given_up = 0
@@ -159,6 +189,14 @@ class ElasticsearchSink:
             for n in range(self._settings.concurrency)
         ]
         self._tasks.append(spawn("elasticsearch-flush", self._flush_on_time))
+
+    def busy(self) -> bool:
+        """More than one batch is queued beyond the workers waiting (see `_BatchQueue`)."""
+        return self._ready.busy()
+
+    async def ready(self) -> None:
+        """Until a batch formed now would be taken by the next worker to be free."""
+        await self._ready.until_a_worker_is_free()
 
     async def send(self, blocks: list[Documents]) -> None:
         """Add the blocks' documents to the open batch; wait while enough batches are queued."""

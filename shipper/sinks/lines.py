@@ -88,6 +88,13 @@ class LineSink:
             self._idle.clear()
             self._wakeup.set()
 
+    def busy(self) -> bool:
+        """Never: whatever is queued is written at once."""
+        return False
+
+    async def ready(self) -> None:
+        """At once (never `busy`)."""
+
     def flush_soon(self) -> None:
         """Nothing to do: whatever is queued is written at once."""
 

@@ -5,7 +5,8 @@ made it in the meantime answers 409 to a `create` and counts as replayed). The
 file is then rewritten (temp file, fsync, rename) with only the documents still
 refused (with their new error), those that could not be sent, and lines that are
 not dead-letter entries. Lines an agent appended while the replay ran are carried
-over into the new file.
+over into the new file: they are copied and the new file renamed into place under
+the lock the agent appends under (`dead_letter.open_locked`), so none is lost.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Documents
 from shipper.settings import Settings
 from shipper.sinks.bulk import Rejected
-from shipper.sinks.dead_letter import decode_entry, encode_entry, fsync_directory, utc_now
+from shipper.sinks.dead_letter import (
+    decode_entry,
+    encode_entry,
+    fsync_directory,
+    open_locked,
+    utc_now,
+)
 from shipper.sinks.elasticsearch import ElasticsearchSink
 
 log = logging.getLogger("shipper.elasticsearch")
@@ -30,6 +37,10 @@ EXIT_STILL_REJECTED = 1
 EXIT_UNREACHABLE = 3
 
 
+class RewrittenMeanwhile(Exception):
+    """Another replay rewrote the file while this one ran: it is left as that one made it."""
+
+
 def replay_dead_letter(settings: Settings, path: str) -> int:
     """Replay `path` to SHIPPER_ES_HOSTS; 0 all went in, 1 some still refused, 3 unreachable."""
     return asyncio.run(_replay(settings, path))
@@ -37,8 +48,9 @@ def replay_dead_letter(settings: Settings, path: str) -> int:
 
 async def _replay(settings: Settings, path: str) -> int:
     try:
-        with open(path, "rb") as file:
+        with open_locked(path, "rb") as file:
             data = file.read()
+            inode = os.fstat(file.fileno()).st_ino
     except FileNotFoundError:
         print(f"replayed 0, still rejected 0, nothing in {path}")
         return EXIT_OK
@@ -60,8 +72,11 @@ async def _replay(settings: Settings, path: str) -> int:
     now = utc_now()
     kept.extend(encode_entry(item, now).rstrip(b"\n") for item in refused)
     kept.extend(lines[i] for i in unsent)
-    _rewrite(path, kept, already_read=len(data))
-
+    try:
+        _rewrite(path, kept, already_read=len(data), inode=inode)
+    except RewrittenMeanwhile:
+        print(f"{path} was rewritten by another replay meanwhile: left as it is, run again")
+        return EXIT_STILL_REJECTED
     replayed = len(entries) - len(refused) - len(unsent)
     unsent_note = f", not sent {len(unsent)} (Elasticsearch unreachable)" if unsent else ""
     print(
@@ -116,15 +131,21 @@ async def _send(
     return refused, [i for i, block in enumerate(blocks) if block.ticket.pending > 0]
 
 
-def _rewrite(path: str, lines: list[bytes], already_read: int) -> None:
-    """Replace `path` by `lines` atomically, keeping whatever was appended since it was read."""
+def _rewrite(path: str, lines: list[bytes], already_read: int, inode: int) -> None:
+    """Replace `path` by `lines` atomically, keeping whatever was appended since it was read.
+
+    Under the appenders' lock from the copy of the appended lines to the rename: an
+    agent waiting to append then finds the new file in place.
+    """
     temp = f"{path}.replay-tmp"
-    with open(temp, "wb") as out:
-        out.writelines(line + b"\n" for line in lines)
-        with open(path, "rb") as current:
+    with open_locked(path, "rb") as current:
+        if os.fstat(current.fileno()).st_ino != inode:
+            raise RewrittenMeanwhile(path)
+        with open(temp, "wb") as out:
+            out.writelines(line + b"\n" for line in lines)
             current.seek(already_read)
             out.write(current.read())
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temp, path)
-    fsync_directory(path)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+        fsync_directory(path)

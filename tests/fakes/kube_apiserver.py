@@ -5,6 +5,12 @@ It answers the way the real one does for what the agent uses: lists (`PodList`,
 GETs, `Status` errors (401, 404, 410 Gone, 503), `fieldSelector=spec.nodeName=`, and one
 resourceVersion counter for everything (like etcd's revision). Tests drive it from their
 own thread: add/update/delete objects, compact history, rotate the token, go down.
+
+It can misbehave as a broken server or proxy would: store objects of any shape
+(`put_pod` as is, `put_raw` for items without metadata or that are not objects),
+send watch lines that are not JSON (`send_garbage`), and answer without end
+(`endless`: a LIST body that never ends, or trickles a byte every 50 ms, a watch
+that is one endless line, a direct GET that never ends).
 """
 
 from __future__ import annotations
@@ -46,7 +52,12 @@ class _Event:
     rv: int
     resource: str  # "pods" | "namespaces"
     type: str
-    obj: dict[str, Any]
+    obj: Any  # an object as stored; anything for a malformed one
+    raw: bytes | None = None  # a line sent as is instead
+
+
+ENDLESS_KINDS = frozenset({"list", "watch-line", "get", "trickle-list"})
+_ENDLESS_CHUNK = b'{"kind":"PodList","items":[' + b"[1]," * 16384
 
 
 def status_object(code: int, reason: str, message: str) -> dict[str, Any]:
@@ -194,6 +205,9 @@ class FakeKubeApiServer:
         self._rv = 1000
         self._pods: dict[tuple[str, str], dict[str, Any]] = {}
         self._namespaces: dict[str, dict[str, Any]] = {}
+        self._raw: dict[str, list[Any]] = {"pods": [], "namespaces": []}
+        self._endless: frozenset[str] = frozenset()
+        self.endless_served = 0  # endless answers begun
         self._events: list[_Event] = []
         self._compacted = 0  # watches from below this resourceVersion get 410 Gone
         self._close_epoch = 0  # bumped to end open watches normally
@@ -290,7 +304,34 @@ class FakeKubeApiServer:
         self._cond.notify_all()
         return copy.deepcopy(snapshot)
 
+    def put_raw(self, resource: str, obj: Any) -> None:
+        """Serve `obj` (any JSON value) among the items of every LIST, and as an ADDED event."""
+        with self._cond:
+            self._raw[resource].append(obj)
+            self._rv += 1
+            self._events.append(_Event(self._rv, resource, "ADDED", copy.deepcopy(obj)))
+            self._cond.notify_all()
+
+    def clear_raw(self) -> None:
+        """Stop serving what `put_raw` added (LISTs are sane again)."""
+        with self._cond:
+            self._raw = {"pods": [], "namespaces": []}
+
+    def send_garbage(self, resource: str, line: bytes) -> None:
+        """Send `line` as is on the open watches of `resource` (and to later ones from before)."""
+        with self._cond:
+            self._rv += 1
+            self._events.append(_Event(self._rv, resource, "", None, line.rstrip(b"\n") + b"\n"))
+            self._cond.notify_all()
+
     # --- faults
+
+    def endless(self, *kinds: str) -> None:
+        """Answer these requests without end (`ENDLESS_KINDS`); none: answer normally again."""
+        assert set(kinds) <= ENDLESS_KINDS, kinds
+        with self._cond:
+            self._endless = frozenset(kinds)
+            self._cond.notify_all()
 
     def compact(self) -> None:
         """Forget history: watches from any resourceVersion before now get 410 Gone."""
@@ -351,6 +392,7 @@ class FakeKubeApiServer:
     def _list(self, resource: str, query: dict[str, str]) -> dict[str, Any]:
         with self._cond:
             items = [copy.deepcopy(o) for o in self._objects(resource) if _selected(o, query)]
+            items += copy.deepcopy(self._raw[resource])
             kind = "PodList" if resource == "pods" else "NamespaceList"
             return {
                 "kind": kind,
@@ -402,7 +444,11 @@ class FakeKubeApiServer:
                     lines.append(b"")
                 elif not self._held:
                     for event in self._events[index:]:
-                        if event.resource == resource and _selected(event.obj, query):
+                        if event.resource != resource:
+                            pass
+                        elif event.raw is not None:
+                            lines.append(event.raw)
+                        elif _selected(event.obj, query):
                             lines.append(_line(event.type, event.obj))
                         start = event.rv
                     index = len(self._events)
@@ -426,7 +472,9 @@ def _line(kind: str, obj: dict[str, Any]) -> bytes:
     return json.dumps({"type": kind, "object": obj}).encode() + b"\n"
 
 
-def _selected(obj: dict[str, Any], query: dict[str, str]) -> bool:
+def _selected(obj: Any, query: dict[str, str]) -> bool:
+    if not isinstance(obj, dict) or not isinstance(obj.get("spec"), dict | None):
+        return True  # malformed: the fake cannot tell, so it sends it
     selector = query.get("fieldSelector", "")
     for term in filter(None, selector.split(",")):
         field, _, value = term.partition("=")
@@ -450,7 +498,7 @@ def _handler(fake: FakeKubeApiServer) -> type[BaseHTTPRequestHandler]:
             query = dict(parse_qsl(url.query))
             status, body = self._route(path, query)
             if status == 0:
-                return  # a watch was streamed
+                return  # a watch or an endless answer was streamed
             fake._log("GET", path, query, status)
             self._send(status, body)
 
@@ -466,12 +514,23 @@ def _handler(fake: FakeKubeApiServer) -> type[BaseHTTPRequestHandler]:
             if parts[:2] != ["api", "v1"]:
                 return 404, status_object(404, "NotFound", "the server could not find it")
             rest = parts[2:]
+            watch = query.get("watch") in ("1", "true")
+            with fake._cond:
+                endless = fake._endless
             if rest in (["pods"], ["namespaces"]):
                 resource = rest[0]
-                if query.get("watch") in ("1", "true"):
+                if watch and "watch-line" in endless:
+                    return self._endless(path, query, b'{"type":"ADDED","object":{"x":"')
+                if watch:
                     return self._watch(path, resource, query)
+                if "list" in endless:
+                    return self._endless(path, query, b"")
+                if "trickle-list" in endless:
+                    return self._endless(path, query, b"", trickle=True)
                 return 200, fake._list(resource, query)
             if len(rest) == 4 and rest[0] == "namespaces" and rest[2] == "pods":
+                if "get" in endless:
+                    return self._endless(path, query, b"")
                 with fake._cond:
                     pod = fake._pods.get((rest[1], rest[3]))
                     if pod is not None:
@@ -502,6 +561,32 @@ def _handler(fake: FakeKubeApiServer) -> type[BaseHTTPRequestHandler]:
                     self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
+            return 0, {}
+
+        def _endless(
+            self, path: str, query: dict[str, str], start: bytes, trickle: bool = False
+        ) -> tuple[int, dict[str, Any]]:
+            """A 200 answer whose body never ends (and has no newline), until the client goes."""
+            fake._log("GET", path, query, 200)
+            with fake._cond:
+                fake.endless_served += 1
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.close_connection = True
+            try:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(start), start) if start else b"")
+                chunk = b"%x\r\n%s\r\n" % (len(_ENDLESS_CHUNK), _ENDLESS_CHUNK)
+                if trickle:
+                    chunk = b"1\r\n \r\n"
+                while not fake._closed:
+                    self.wfile.write(chunk)
+                    if trickle:
+                        self.wfile.flush()
+                        time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError, OSError):
+                pass
             return 0, {}
 
         def _send(self, status: int, body: dict[str, Any]) -> None:

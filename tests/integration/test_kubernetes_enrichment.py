@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -91,3 +92,87 @@ def test_first_line_before_the_watch_event_is_enriched(tmp_path: Path) -> None:
         assert code == 0, err.decode()[-2000:]
     doc = read_documents(out)[0]
     assert doc["kubernetes"].get("labels") == {"team": "x"}
+
+
+def api_errors(agent: Agent) -> float:
+    text = agent.get("/metrics").text
+    found = re.search(r"^shipper_kubernetes_api_errors_total (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_misbehaving_api_server_never_ends_metadata(tmp_path: Path) -> None:
+    """Malformed pods in the LIST and the WATCH, an endless LIST, an endless watch line and
+    an endless GET: every record still arrives, and metadata comes back once the server is
+    sane, in bounded memory."""
+    root = tmp_path / "node"
+    token = tmp_path / "token"
+    token.write_text("secret")
+    out = tmp_path / "out.ndjson"
+
+    def labels_of(pod: str) -> list[dict | None]:
+        return [
+            d["kubernetes"].get("labels")
+            for d in read_documents(out)
+            if d["kubernetes"]["pod_name"] == pod
+        ]
+
+    def container(pod: dict) -> Container:
+        meta = pod["metadata"]
+        return Container(root, meta["namespace"], meta["name"], "app", uid=meta["uid"])
+
+    with FakeKubeApiServer(token_file=token) as kube:
+        web = kube.add_pod("web", labels={"app": "web"})
+        bad = make_pod("bad", labels={"app": "bad"})
+        bad["metadata"]["labels"] = ["app", "bad"]
+        kube.put_pod(bad)
+        kube.put_raw("pods", {"kind": "Pod", "spec": {"nodeName": "node-a"}})
+        kube.endless("list")
+        args = ["--path", str(root / "var/log/containers/*.log")]
+        args += ["--state-dir", str(tmp_path / "state"), "--output", f"file:{out}"]
+        agent = Agent(args, kube_env(kube.url, token)).start().wait_ready()
+        try:
+            wait_for(lambda: kube.endless_served >= 1, what="an endless LIST")
+            kube.endless()
+            wait_for(lambda: kube.count("/api/v1/pods", watch=True) >= 1, what="a sane list")
+            container(web).write(["web 1"])
+            container(bad).write(["bad 1"])
+            wait_for(lambda: labels_of("web") == [{"app": "web"}], what="web enriched")
+            wait_for(lambda: labels_of("bad") == [None], what="bad's record, unenriched")
+
+            kube.update_pod("default", "web", lambda p: p["metadata"].update(annotations="x"))
+            kube.send_garbage("pods", b"<html>bad gateway</html>")
+            api = kube.add_pod("api", labels={"app": "api"})
+            container(api).write(["api 1"])
+            wait_for(lambda: labels_of("api") == [{"app": "api"}], what="api enriched")
+
+            kube.endless("watch-line", "get")
+            kube.close_watches()
+            wait_for(lambda: kube.endless_served >= 2, what="an endless watch line")
+            during = kube.add_pod("during", labels={"app": "during"})
+            c_during = container(during)
+            c_during.write(["during 1"])
+            wait_for(lambda: labels_of("during") == [None], what="a record while the API is bad")
+
+            kube.endless()
+            wait_for(
+                lambda: (
+                    agent.get("/metrics").text.count("shipper_kubernetes_api_errors_total 0") == 0
+                ),
+                what="errors counted",
+            )
+            deadline = time.monotonic() + 30
+            n = 1
+            while {"app": "during"} not in labels_of("during"):
+                assert time.monotonic() < deadline, labels_of("during")
+                n += 1
+                c_during.write([f"during {n}"])
+                time.sleep(0.5)
+            status = Path(f"/proc/{agent.proc.pid}/status").read_text()  # type: ignore[union-attr]
+            peak_kib = int(status.split("VmHWM:")[1].split()[0])
+        finally:
+            code, err = agent.terminate()
+        assert code == 0, err.decode()[-3000:]
+    log = err.decode()
+    assert "labels is a list" in log and "not JSON" in log and "over the cap" in log, log[-3000:]
+    assert labels_of("web") == [{"app": "web"}]
+    assert peak_kib < 400 * 1024  # an endless answer took 0.9-2.2 GB before caps

@@ -1,6 +1,8 @@
 """`replay_dead_letter` against a real HTTP server that answers like Elasticsearch."""
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -106,3 +108,50 @@ def test_unreachable_elasticsearch_keeps_everything(
 def test_a_missing_file_is_nothing_to_do(tmp_path: Path) -> None:
     settings = es_settings(tmp_path, closed_port_url())
     assert replay_dead_letter(settings, str(tmp_path / "none.ndjson")) == 0
+
+
+_APPENDER = """
+import asyncio, sys
+from shipper.observe.metrics import Metrics
+from shipper.sinks.bulk import Rejected
+from shipper.sinks.dead_letter import DeadLetterFile
+
+async def main(path, count):
+    dead_letter = DeadLetterFile(path, 1 << 30, Metrics())
+    error = {"type": "mapper_parsing_exception", "reason": "earlier"}
+    for n in range(count):
+        doc = b'{"log":"appended %d"}' % n
+        await dead_letter.write([Rejected("logs-a", f"appended-{n}", 400, error, doc)])
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+def test_replays_lose_nothing_an_agent_appends_meanwhile(tmp_path: Path) -> None:
+    """An appending process (the agent's dead-letter writer) and repeated replays on one
+    real file: every entry ends up in Elasticsearch or still in the file."""
+    dead_letter = tmp_path / "dead-letter.ndjson"
+    count = 3000
+    with FakeElasticsearch() as es:
+        settings = es_settings(tmp_path, es.url, batch_max_records=500)
+        appender = subprocess.Popen(
+            [sys.executable, "-c", _APPENDER, str(dead_letter), str(count)],
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        try:
+            replays = 0
+            while appender.poll() is None or replays < 2:
+                assert replay_dead_letter(settings, str(dead_letter)) in (0, 1)
+                replays += 1
+            assert appender.wait(timeout=60) == 0
+        finally:
+            if appender.poll() is None:
+                appender.kill()
+        stored = set(es.documents("logs-a"))
+        in_file = {orjson.loads(line)["id"] for line in dead_letter.read_bytes().splitlines()}
+        expected = {f"appended-{n}" for n in range(count)}
+        assert not expected - stored - in_file, f"lost over {replays} replays"
+        assert replay_dead_letter(settings, str(dead_letter)) == 0
+        assert set(es.documents("logs-a")) == expected
+    assert dead_letter.read_bytes() == b""
+    assert replays >= 3  # the replays did overlap the appends

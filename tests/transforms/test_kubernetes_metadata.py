@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
 from shipper.settings import Settings
-from shipper.transforms.kubernetes.metadata import pod_metadata
+from shipper.transforms.kubernetes.metadata import MalformedObject, pod_metadata
 from tests.fakes.kube_apiserver import make_pod
 
 SETTINGS = Settings()
@@ -105,6 +111,47 @@ def test_kubernetes_fields_leave_out_empty_values() -> None:
     assert fields == {"pod_id": bare["metadata"]["uid"], "host": "node-a"}
 
 
-def test_malformed_object_does_not_raise() -> None:
-    meta = pod_metadata({"metadata": {"name": "x"}, "status": None}, SETTINGS, None)
-    assert (meta.name, meta.uid, meta.host, meta.containers) == ("x", "", None, ())
+def test_missing_optional_fields_do_not_raise() -> None:
+    pod = {"metadata": {"name": "x", "namespace": "default", "uid": "u-1"}, "status": None}
+    meta = pod_metadata(pod, SETTINGS, None)
+    assert (meta.name, meta.uid, meta.host, meta.labels, meta.containers) == (
+        "x",
+        "u-1",
+        None,
+        {},
+        (),
+    )
+
+
+def _break_status(pod: dict[str, Any]) -> None:
+    pod["status"]["containerStatuses"][0]["lastState"] = {"terminated": "yesterday"}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "words"),
+    [
+        (lambda pod: pod["metadata"].update(labels=["app", "web"]), "labels is a list"),
+        (lambda pod: pod["metadata"].update(annotations="x"), "annotations is a string"),
+        (lambda pod: pod["metadata"].update(labels={"app": 3}), "labels['app'] is a number"),
+        (lambda pod: pod.pop("metadata"), "null as metadata"),
+        (lambda pod: pod["metadata"].pop("uid"), "null as metadata.uid"),
+        (lambda pod: pod["spec"].update(nodeName=7), "nodeName is a number"),
+        (lambda pod: pod["status"].update(containerStatuses={}), "containerStatuses is an obj"),
+        (lambda pod: pod["status"].update(containerStatuses=["app"]), "[0] is a string"),
+        (lambda pod: pod["status"]["containerStatuses"][0].update(image=1), "image is a number"),
+        (_break_status, "terminated is a string"),
+        (lambda pod: pod["spec"]["containers"][0].update(name=None, image=[]), "image is a list"),
+    ],
+)
+def test_a_field_of_the_wrong_shape_is_named(
+    mutate: Callable[[dict[str, Any]], object], words: str
+) -> None:
+    pod = make_pod("web-1", "shop")
+    mutate(pod)
+    with pytest.raises(MalformedObject, match=re.escape(words)):
+        pod_metadata(pod, SETTINGS, None)
+
+
+def test_a_pod_that_is_not_an_object_is_named() -> None:
+    with pytest.raises(MalformedObject, match="a pod in the answer is a list, not an object"):
+        pod_metadata([], SETTINGS, None)

@@ -141,7 +141,7 @@ class Collector(Pipeline):
         super().__init__(settings, cast(Sink, None), Metrics(), enricher, ByteBudget(1 << 30))
         self.blocks: list[Documents] = []
 
-    def submit(self, documents: Documents) -> None:
+    def submit(self, file: FilePipeline, documents: Documents) -> None:
         self.blocks.append(documents)
         documents.ack()
 

@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -20,8 +20,14 @@ import httpx
 from shipper.observe.metrics import Metrics
 from shipper.settings import Settings
 from shipper.transforms.kubernetes.cache import DELETED_POD_GRACE, PodCache
-from shipper.transforms.kubernetes.client import KubeApiError, KubeClient
-from shipper.transforms.kubernetes.metadata import PodMetadata, de_dot, pod_metadata
+from shipper.transforms.kubernetes.client import MAX_OBJECT_BYTES, KubeApiError, KubeClient
+from shipper.transforms.kubernetes.metadata import (
+    MalformedObject,
+    PodMetadata,
+    namespace_labels,
+    object_uid,
+    pod_metadata,
+)
 from shipper.transforms.kubernetes.watch import ListWatch
 
 __all__ = ["KubernetesMetadata", "PodMetadata"]
@@ -30,7 +36,8 @@ log = logging.getLogger(__name__)
 
 DIRECT_GET_RATE = 5.0  # direct pod GETs per second, for the whole agent (burst as large)
 WATCH_FIRST = 0.25  # a pod missing from the cache is usually on its way in the watch
-DIRECT_GET_TIMEOUT = 5.0
+DIRECT_GET_TIMEOUT = 5.0  # seconds for the whole direct GET, answer read included
+MALFORMED_REMEMBERED = 1000  # distinct malformed-object messages logged once each
 
 _PodKey = tuple[str, str]  # (namespace, name)
 _FetchKey = tuple[str, str, str | None]  # (namespace, name, uid)
@@ -80,6 +87,7 @@ class KubernetesMetadata:
         self._pods_synced = False
         self._namespaces_synced = not settings.kube_namespace_labels
         self._closed = False
+        self._malformed_said: set[str] = set()
 
     @property
     def synced(self) -> bool:
@@ -154,6 +162,7 @@ class KubernetesMetadata:
                 pod_params,
                 self._replace_pods,
                 self._apply_pod_event,
+                self._skip,
                 self._metrics,
                 self._backoff_cap,
             )
@@ -166,6 +175,7 @@ class KubernetesMetadata:
                     {},
                     self._replace_namespaces,
                     self._apply_namespace_event,
+                    self._skip,
                     self._metrics,
                     self._backoff_cap,
                 )
@@ -197,21 +207,38 @@ class KubernetesMetadata:
 
     # --- pods
 
-    def _build(self, pod: Mapping[str, Any]) -> PodMetadata:
-        namespace = str((pod.get("metadata") or {}).get("namespace") or "")
-        return pod_metadata(pod, self._settings, self._namespace_labels.get(namespace))
+    def _build(self, pod: Any) -> PodMetadata:
+        """The pod's metadata; `MalformedObject` if a field it reads has the wrong shape."""
+        meta = pod_metadata(pod, self._settings, None)
+        labels = self._namespace_labels.get(meta.namespace)
+        if labels is not None and self._settings.kube_namespace_labels:
+            meta = dataclasses.replace(meta, namespace_labels=labels)
+        return meta
 
-    def _replace_pods(self, pods: list[dict[str, Any]]) -> None:
-        changed = self._cache.replace(self._build(pod) for pod in pods)
+    def _replace_pods(self, pods: list[Any]) -> None:
+        built = []
+        for pod in pods:
+            try:
+                built.append(self._build(pod))
+            except MalformedObject as exc:
+                self._skip(exc)
+        changed = self._cache.replace(built)
         self._pods_synced = True
         self._wake(list(self._waiters))  # lookups waiting for the first list decide now
         self._notify(changed)
 
-    def _apply_pod_event(self, kind: str, pod: dict[str, Any]) -> None:
-        meta = self._build(pod)
+    def _apply_pod_event(self, kind: str, pod: Any) -> None:
         if kind == "DELETED":
-            self._cache.delete(meta.uid)
-        elif self._cache.put(meta):
+            uid = object_uid(pod)  # a deleted pod is forgotten even if the rest is malformed
+            if uid is not None:
+                self._cache.delete(uid)
+                return
+        try:
+            meta = self._build(pod)
+        except MalformedObject as exc:
+            self._skip(exc)
+            return
+        if self._cache.put(meta):
             self._wake([(meta.namespace, meta.name)])
             self._notify([meta])
 
@@ -220,17 +247,21 @@ class KubernetesMetadata:
         assert self._client is not None
         path = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(name, safe='')}"
         try:
-            pod = await self._client.get_json(path, timeout=DIRECT_GET_TIMEOUT)
+            pod = await self._client.get_json(
+                path, limit=MAX_OBJECT_BYTES, deadline=DIRECT_GET_TIMEOUT
+            )
         except KubeApiError as exc:
             if exc.code != 404:
                 self._count_error(path, exc)
             return False
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, ValueError) as exc:  # AnswerUnreadable among them
             self._count_error(path, exc)
             return False
-        if not isinstance(pod, dict):
+        try:
+            meta = self._build(pod)
+        except MalformedObject as exc:
+            self._skip(exc)
             return False
-        meta = self._build(pod)
         if self._cache.put_if_absent(meta):
             self._wake([(meta.namespace, meta.name)])
             self._notify([meta])
@@ -255,12 +286,15 @@ class KubernetesMetadata:
 
     # --- namespaces
 
-    def _replace_namespaces(self, namespaces: list[dict[str, Any]]) -> None:
-        fresh = {
-            str(ns["metadata"].get("name")): de_dot(ns["metadata"].get("labels"), self._settings)
-            for ns in namespaces
-            if isinstance(ns.get("metadata"), dict)
-        }
+    def _replace_namespaces(self, namespaces: list[Any]) -> None:
+        fresh = {}
+        for namespace in namespaces:
+            try:
+                name, labels = namespace_labels(namespace, self._settings)
+            except MalformedObject as exc:
+                self._skip(exc)
+                continue
+            fresh[name] = labels
         changed = [
             name for name, labels in fresh.items() if self._namespace_labels.get(name) != labels
         ]
@@ -269,13 +303,15 @@ class KubernetesMetadata:
         for name in changed:
             self._relabel(name)
 
-    def _apply_namespace_event(self, kind: str, namespace: dict[str, Any]) -> None:
-        meta = namespace.get("metadata") or {}
-        name = str(meta.get("name") or "")
+    def _apply_namespace_event(self, kind: str, namespace: Any) -> None:
+        try:
+            name, labels = namespace_labels(namespace, self._settings)
+        except MalformedObject as exc:
+            self._skip(exc)
+            return
         if kind == "DELETED":
             self._namespace_labels.pop(name, None)  # its pods keep the labels they had
             return
-        labels = de_dot(meta.get("labels"), self._settings)
         if self._namespace_labels.get(name) != labels:
             self._namespace_labels[name] = labels
             self._relabel(name)
@@ -316,6 +352,17 @@ class KubernetesMetadata:
             for future in self._waiters.pop(key, ()):
                 if not future.done():
                     future.set_result(None)
+
+    def _skip(self, exc: MalformedObject) -> None:
+        """Count a malformed object; say so once per distinct problem (they repeat each list)."""
+        self._metrics.kubernetes_api_errors.inc()
+        message = str(exc)
+        if message in self._malformed_said:
+            return
+        if len(self._malformed_said) >= MALFORMED_REMEMBERED:
+            self._malformed_said.clear()
+        self._malformed_said.add(message)
+        log.warning("Kubernetes API sent a malformed object, skipped: %s", message)
 
     def _count_error(self, path: str, exc: Exception) -> None:
         self._metrics.kubernetes_api_errors.inc()

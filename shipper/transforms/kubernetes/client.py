@@ -2,14 +2,19 @@
 
 Service-account tokens are bound and rotate (kubelet rewrites the file about hourly),
 so the token is re-read every minute and at once after a 401.
+
+No answer is trusted to end: each is read within a size cap and a total deadline,
+past which the attempt fails like any other (`AnswerUnreadable`), so an endless or
+huge answer costs bounded memory and time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -20,6 +25,17 @@ from shipper.settings import Settings
 log = logging.getLogger(__name__)
 
 TOKEN_TTL = 60.0
+MIB = 1 << 20
+# A node's pod list (110 pods of ~20 KiB) is a few MiB, a big cluster's namespace list
+# less: room to spare, and still a bound.
+MAX_LIST_BYTES = 64 * MIB
+MAX_OBJECT_BYTES = 4 * MIB  # one object, or one watch line: etcd stores at most 1.5 MiB
+MAX_ERROR_BYTES = 64 * 1024  # of an error answer, only this much is read (for the log)
+LIST_DEADLINE = 60.0  # seconds for a whole LIST, answer read included
+
+
+class AnswerUnreadable(ValueError):
+    """An answer past its size cap or its deadline: the attempt failed."""
 
 
 class KubeApiError(Exception):
@@ -82,14 +98,26 @@ class KubeClient:
         )
 
     async def get_json(
-        self, path: str, params: Mapping[str, str] | None = None, timeout: float | None = None
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        limit: int | None = None,
+        deadline: float | None = None,
     ) -> Any:
-        """GET a JSON object; non-2xx answers raise `KubeApiError`."""
-        response = await self.open(path, params, timeout)
+        """GET a JSON document of at most `limit` bytes within `deadline` seconds (default:
+        a LIST's), or raise `AnswerUnreadable`; non-2xx answers raise `KubeApiError`."""
+        limit = MAX_LIST_BYTES if limit is None else limit
+        deadline = LIST_DEADLINE if deadline is None else deadline
         try:
-            return orjson.loads(await response.aread())
-        finally:
-            await response.aclose()
+            async with asyncio.timeout(deadline):
+                response = await self.open(path, params)
+                try:
+                    return orjson.loads(await read_capped(response, limit))
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise AnswerUnreadable(f"no whole answer within {deadline:.0f} s") from None
 
     async def open(
         self,
@@ -111,7 +139,7 @@ class KubeClient:
             response = await self._http.send(request, stream=True)
             if response.is_success:
                 return response
-            body = await response.aread()
+            body = await _read_start(response, MAX_ERROR_BYTES)
             await response.aclose()
             if response.status_code == 401 and self._reload_token() != token:
                 log.info("Kubernetes API answered 401: retrying with the rotated token")
@@ -143,6 +171,59 @@ class KubeClient:
         except OSError as exc:
             log.warning("cannot read Kubernetes token file %s: %s", self._token_file, exc)
         return self._token
+
+
+async def read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The whole body, or `AnswerUnreadable` as soon as it passes `limit` bytes."""
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > limit:
+        raise AnswerUnreadable(f"answer of {int(length):,} bytes, over the cap of {limit:,}")
+    chunks = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise AnswerUnreadable(f"answer over the cap of {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def capped_lines(response: httpx.Response, limit: int) -> AsyncIterator[bytes]:
+    """The body's lines (without their newline); `AnswerUnreadable` for a line over `limit`."""
+    pending: list[bytes] = []  # the pieces of the line being read
+    pending_size = 0
+    async for chunk in response.aiter_bytes():
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            if pending:
+                pending.append(chunk[start:end])
+                line = b"".join(pending)
+                pending, pending_size = [], 0
+            else:
+                line = chunk[start:end]
+            if len(line) > limit:
+                raise AnswerUnreadable(f"a line over the cap of {limit:,} bytes")
+            yield line
+            start = end + 1
+        if start < len(chunk):
+            pending.append(chunk[start:])
+            pending_size += len(chunk) - start
+            if pending_size > limit:
+                raise AnswerUnreadable(f"a line over the cap of {limit:,} bytes")
+    if pending:
+        yield b"".join(pending)
+
+
+async def _read_start(response: httpx.Response, limit: int) -> bytes:
+    """At most the first `limit` bytes of the body (enough to say what went wrong)."""
+    chunks = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
 
 
 def _error_from(code: int, body: bytes) -> KubeApiError:

@@ -86,15 +86,22 @@ class PodMetadata:
         return {key: value for key, value in candidates if value}
 
 
-def de_dot(mapping: Mapping[str, Any] | None, settings: Settings) -> dict[str, str]:
+class MalformedObject(ValueError):
+    """An API object with a field of the wrong shape: skipped whole, never half used.
+
+    The message names the object and the field in plain words, for the log.
+    """
+
+
+def de_dot(mapping: Mapping[str, str] | None, settings: Settings) -> dict[str, str]:
     """Label or annotation keys with dots replaced, so `app` and `app.kubernetes.io/name`
     do not collide in Elasticsearch's object mapping (SPEC `SHIPPER_DE_DOT`)."""
     if not mapping:
         return {}
     if not settings.de_dot:
-        return {str(k): str(v) for k, v in mapping.items()}
+        return dict(mapping)
     sep = settings.de_dot_separator
-    return {str(k).replace(".", sep): str(v) for k, v in mapping.items()}
+    return {k.replace(".", sep): v for k, v in mapping.items()}
 
 
 def strip_scheme(container_id: str) -> str:
@@ -103,51 +110,137 @@ def strip_scheme(container_id: str) -> str:
 
 
 def pod_metadata(
-    pod: Mapping[str, Any], settings: Settings, namespace_labels: Mapping[str, str] | None
+    pod: Any, settings: Settings, namespace_labels: Mapping[str, str] | None
 ) -> PodMetadata:
-    """Build a pod's metadata from its API object; missing fields never raise."""
-    meta = pod.get("metadata") or {}
-    spec = pod.get("spec") or {}
-    status = pod.get("status") or {}
-    raw_annotations = meta.get("annotations") or {}
-    multiline = str(raw_annotations.get(MULTILINE_ANNOTATION, "")).strip().lower()
-    parser = str(raw_annotations.get(PARSER_ANNOTATION, "")).strip()
+    """Build a pod's metadata from its API object, checking every field it reads.
+
+    Optional fields may be missing or null; a field of the wrong type (labels as a
+    list, a container status that is a string) raises `MalformedObject`.
+    """
+    meta = _metadata(pod, "pod")
+    where = f"pod {meta['namespace']}/{meta['name']}"
+    spec = _field(pod, "spec", dict, where) or {}
+    status = _field(pod, "status", dict, where) or {}
+    raw_annotations = _string_map(meta, "annotations", where + " metadata") or {}
+    multiline = raw_annotations.get(MULTILINE_ANNOTATION, "").strip().lower()
+    parser = raw_annotations.get(PARSER_ANNOTATION, "").strip()
+    labels = _string_map(meta, "labels", where + " metadata")
     return PodMetadata(
-        uid=str(meta.get("uid") or ""),
-        name=str(meta.get("name") or ""),
-        namespace=str(meta.get("namespace") or ""),
-        host=spec.get("nodeName") or None,
-        pod_ip=status.get("podIP") or None,
-        labels=de_dot(meta.get("labels"), settings) if settings.kube_labels else {},
+        uid=meta["uid"],
+        name=meta["name"],
+        namespace=meta["namespace"],
+        host=_field(spec, "nodeName", str, where + " spec") or None,
+        pod_ip=_field(status, "podIP", str, where + " status") or None,
+        labels=de_dot(labels, settings) if settings.kube_labels else {},
         annotations=de_dot(raw_annotations, settings) if settings.kube_annotations else None,
         namespace_labels=namespace_labels if settings.kube_namespace_labels else None,
-        excluded=str(raw_annotations.get(EXCLUDE_ANNOTATION, "")).strip().lower() == "true",
+        excluded=raw_annotations.get(EXCLUDE_ANNOTATION, "").strip().lower() == "true",
         parser=parser or None,
         multiline=multiline if multiline in MULTILINE_KINDS else None,
-        containers=_containers(spec, status),
+        containers=_containers(spec, status, where),
     )
 
 
-def _containers(spec: Mapping[str, Any], status: Mapping[str, Any]) -> tuple[ContainerInfo, ...]:
+def namespace_labels(namespace: Any, settings: Settings) -> tuple[str, dict[str, str]]:
+    """A namespace object's name and labels (de-dotted), checked as `pod_metadata` checks."""
+    meta = _metadata(namespace, "namespace", ("name",))
+    labels = _string_map(meta, "labels", f"namespace {meta['name']} metadata")
+    return meta["name"], de_dot(labels, settings)
+
+
+def object_uid(obj: Any) -> str | None:
+    """The uid of an API object when it has a readable one (enough to forget a deleted pod)."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    uid = meta.get("uid") if isinstance(meta, dict) else None
+    return uid if isinstance(uid, str) and uid else None
+
+
+def _metadata(
+    obj: Any, kind: str, required: tuple[str, ...] = ("name", "namespace", "uid")
+) -> dict[str, Any]:
+    """The object's `metadata`, with the identifying strings it must have."""
+    if not isinstance(obj, dict):
+        raise MalformedObject(f"a {kind} in the answer is {_a(obj)}, not an object")
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        raise MalformedObject(f"a {kind} has {_a(meta)} as metadata, not an object")
+    for key in required:
+        value = meta.get(key)
+        if not isinstance(value, str) or not value:
+            name = meta.get("name")
+            which = f"{kind} {name}" if isinstance(name, str) and name else f"a {kind}"
+            raise MalformedObject(f"{which} has {_a(value)} as metadata.{key}, not a name")
+    return meta
+
+
+def _field(obj: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    """`obj[key]` if it is a `kind`; None if missing or null; else `MalformedObject`."""
+    value = obj.get(key)
+    if value is None or isinstance(value, kind):
+        return value
+    raise MalformedObject(f"{where}: {key} is {_a(value)}, not {_a(kind())}")
+
+
+def _string_map(obj: Mapping[str, Any], key: str, where: str) -> dict[str, str] | None:
+    """A map of strings to strings (labels, annotations), or None when missing."""
+    mapping = _field(obj, key, dict, where)
+    if mapping and not all(isinstance(v, str) for v in mapping.values()):
+        bad = next(k for k, v in mapping.items() if not isinstance(v, str))
+        raise MalformedObject(f"{where}: {key}[{bad!r}] is {_a(mapping[bad])}, not a string")
+    return mapping
+
+
+def _objects(obj: Mapping[str, Any], key: str, where: str) -> list[dict[str, Any]]:
+    """A list of objects (containers, container statuses); empty when missing."""
+    entries = _field(obj, key, list, where) or []
+    for n, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise MalformedObject(f"{where}: {key}[{n}] is {_a(entry)}, not an object")
+    return entries
+
+
+def _a(value: Any) -> str:
+    """`value`'s JSON type in words: "a list", "a string", "null"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _containers(
+    spec: Mapping[str, Any], status: Mapping[str, Any], where: str
+) -> tuple[ContainerInfo, ...]:
     """Statuses first (they carry ids and image ids); spec entries for containers with none yet."""
     infos: list[ContainerInfo] = []
     for key in _STATUS_LISTS:
-        for entry in status.get(key) or ():
+        for n, entry in enumerate(_objects(status, key, where + " status")):
+            at = f"{where} status.{key}[{n}]"
+            last = _field(entry, "lastState", dict, at) or {}
+            terminated = _field(last, "terminated", dict, at + ".lastState") or {}
             ids = (
-                entry.get("containerID"),
-                ((entry.get("lastState") or {}).get("terminated") or {}).get("containerID"),
+                _field(entry, "containerID", str, at),
+                _field(terminated, "containerID", str, at + ".lastState.terminated"),
             )
             infos.append(
                 ContainerInfo(
-                    name=str(entry.get("name") or ""),
-                    image=entry.get("image") or None,
-                    image_id=entry.get("imageID") or None,
+                    name=_field(entry, "name", str, at) or "",
+                    image=_field(entry, "image", str, at) or None,
+                    image_id=_field(entry, "imageID", str, at) or None,
                     ids=tuple(strip_scheme(i) for i in ids if i),
                 )
             )
     known = {info.name for info in infos}
     for key in _SPEC_LISTS:
-        for entry in spec.get(key) or ():
-            if entry.get("name") not in known:
-                infos.append(ContainerInfo(str(entry.get("name")), entry.get("image"), None, ()))
+        for n, entry in enumerate(_objects(spec, key, where + " spec")):
+            at = f"{where} spec.{key}[{n}]"
+            name = _field(entry, "name", str, at) or ""
+            if name not in known:
+                infos.append(ContainerInfo(name, _field(entry, "image", str, at) or None, None, ()))
     return tuple(infos)

@@ -5,6 +5,10 @@ than an etcd quorum read. The watch resumes from the last resourceVersion seen, 
 included, so a watch that ends normally costs one request and no relist; only `410 Gone`
 forces a relist. Errors back off exponentially with jitter, so thousands of agents do
 not hammer an API server that is coming back up.
+
+An answer past its size cap or deadline is such an error. A malformed object (an
+event that is not JSON, or not the shape of one) is skipped and reported to
+`on_malformed`; the list or watch goes on with the others.
 """
 
 from __future__ import annotations
@@ -19,16 +23,25 @@ import httpx
 import orjson
 
 from shipper.observe.metrics import Metrics
-from shipper.transforms.kubernetes.client import KubeApiError, KubeClient
+from shipper.transforms.kubernetes.client import (
+    MAX_OBJECT_BYTES,
+    AnswerUnreadable,
+    KubeApiError,
+    KubeClient,
+    capped_lines,
+)
+from shipper.transforms.kubernetes.metadata import MalformedObject
 
 log = logging.getLogger(__name__)
 
 WATCH_TIMEOUT = 300.0  # seconds asked per watch, jittered by ±10 %
 FIRST_BACKOFF = 0.5
 MIN_WATCH_INTERVAL = 1.0  # between two watch starts, whatever the server does
+WATCH_GRACE = 60.0  # past its timeoutSeconds, a watch the server has not ended fails
 
-ListHandler = Callable[[list[dict[str, Any]]], None]
-EventHandler = Callable[[str, dict[str, Any]], None]
+ListHandler = Callable[[list[Any]], None]
+EventHandler = Callable[[str, Any], None]
+MalformedHandler = Callable[[MalformedObject], None]
 
 
 class MalformedResponse(ValueError):
@@ -46,6 +59,7 @@ class ListWatch:
         params: Mapping[str, str],
         on_list: ListHandler,
         on_event: EventHandler,
+        on_malformed: MalformedHandler,
         metrics: Metrics,
         backoff_cap: float = 30.0,
     ) -> None:
@@ -54,6 +68,7 @@ class ListWatch:
         self._params = dict(params)
         self._on_list = on_list
         self._on_event = on_event
+        self._on_malformed = on_malformed
         self._metrics = metrics
         self._backoff_cap = backoff_cap
         self._rv: str | None = None
@@ -75,7 +90,7 @@ class ListWatch:
                     continue
                 failures += 1
                 await self._back_off(exc, failures)
-            except (httpx.HTTPError, ValueError) as exc:
+            except (httpx.HTTPError, ValueError) as exc:  # AnswerUnreadable among them
                 failures += 1
                 await self._back_off(exc, failures)
 
@@ -84,11 +99,11 @@ class ListWatch:
         if not isinstance(body, dict):
             raise MalformedResponse(f"{self._path}: list is not an object")
         items = body.get("items") or []
-        rv = (body.get("metadata") or {}).get("resourceVersion")
+        rv = _resource_version(body)
         if not isinstance(items, list) or not rv:
             raise MalformedResponse(f"{self._path}: list without items or resourceVersion")
-        self._on_list([item for item in items if isinstance(item, dict)])
-        self._rv = str(rv)
+        self._on_list(items)
+        self._rv = rv
 
     async def _watch(self) -> None:
         """One watch request, until the server ends it (normally after `timeoutSeconds`)."""
@@ -106,27 +121,39 @@ class ListWatch:
             "timeoutSeconds": str(seconds),
         }
         timeout = httpx.Timeout(30.0, connect=10.0, read=seconds + 30.0)
-        response = await self._client.open(self._path, params, timeout)
         try:
-            async for line in response.aiter_lines():
-                if line.strip():
-                    self._dispatch(_parse_event(line))
-        finally:
-            await response.aclose()
+            async with asyncio.timeout(seconds + WATCH_GRACE):
+                response = await self._client.open(self._path, params, timeout)
+                try:
+                    async for line in capped_lines(response, MAX_OBJECT_BYTES):
+                        if line.strip():
+                            self._take_line(line)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            message = f"the watch went on {WATCH_GRACE:.0f} s past its {seconds} s"
+            raise AnswerUnreadable(message) from None
+
+    def _take_line(self, line: bytes) -> None:
+        """One watch event; a malformed one is skipped, reported, and the watch goes on."""
+        try:
+            self._dispatch(_parse_event(line))
+        except MalformedObject as exc:
+            self._on_malformed(exc)
 
     def _dispatch(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         obj = event.get("object")
-        if not isinstance(obj, dict):
-            raise MalformedResponse(f"{self._path}: watch event without object")
         if kind == "ERROR":
-            raise KubeApiError.from_status(obj)
+            raise KubeApiError.from_status(obj if isinstance(obj, dict) else {})
+        if kind not in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK"):
+            raise MalformedObject(f"{self._path}: a watch event of unknown type {kind!r}")
         self._gone_streak = 0
-        if kind in ("ADDED", "MODIFIED", "DELETED"):
+        if kind != "BOOKMARK":
             self._on_event(kind, obj)
-        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        rv = _resource_version(obj)
         if rv:
-            self._rv = str(rv)
+            self._rv = rv
 
     async def _relist_after_gone(self) -> None:
         """The history moved past our resourceVersion: list again, at once the first time.
@@ -158,8 +185,18 @@ class ListWatch:
         return ceiling * random.uniform(0.5, 1.0)
 
 
-def _parse_event(line: str) -> dict[str, Any]:
-    event = orjson.loads(line)
+def _parse_event(line: bytes) -> dict[str, Any]:
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise MalformedObject(f"a watch event is not JSON: {line[:100]!r}") from None
     if not isinstance(event, dict):
-        raise MalformedResponse("watch event is not an object")
+        raise MalformedObject(f"a watch event is not an object: {line[:100]!r}")
     return event
+
+
+def _resource_version(obj: Any) -> str | None:
+    """`metadata.resourceVersion` when the object has a readable one."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
+    return rv if isinstance(rv, str) and rv else None
