@@ -90,11 +90,6 @@ def test_the_short_chaos_run_doubles_and_corrupts_nothing(short_run: Result) -> 
     assert short_run.agent_exit == 0, short_run.line()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 12: records in rotated files kubelet gzipped and deleted while reading "
-    "was paused are lost when the agent is killed before it drained them",
-)
 def test_the_short_chaos_run_loses_nothing(short_run: Result) -> None:
     assert short_run.tally.lost == 0, short_run.line()
 
