@@ -18,7 +18,7 @@ _BAD_CONFIG = 2
 _CONNECT_FAILED = 1
 
 # The variables most setups touch, by topic, with their defaults as one would write them
-# (tests check each against the parsed default). SPEC and the README list all of them.
+# (tests check each against the parsed default). The README lists all of them.
 _HELP_VARIABLES: dict[str, list[tuple[str, str, str]]] = {
     "input": [
         ("SHIPPER_PATHS", "/var/log/containers/*.log", "comma-separated globs to tail"),
