@@ -96,6 +96,10 @@ def test_malformed_lines_are_shipped_raw_and_counted(
         f"{T1} stdout X bad tag".encode(),
         f"{T1} stdout".encode(),
         b'{"log":"json in a CRI file\\n"}',
+        b"2024-13-45T99:99:99Z stdout F timestamp-shaped garbage",
+        b"2024-02-30T12:00:00.5Z stdout F thirty february",
+        b"2024-05-01T12:00:00+99:99 stdout F offset out of range",
+        b"9999-12-31T23:30:00-01:00 stderr F year 10000 in UTC",
     ]
     good = line(T1, "stdout", "F", "first")
     records = decode(good + b"\n".join(bad) + b"\r\n")
