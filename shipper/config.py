@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from shipper.settings import Output, Settings
-from shipper.transforms.json_fields import OUR_FIELDS
+from shipper.transforms.json_fields import names_our_field
 from shipper.units import parse_duration, parse_size
 
 T = TypeVar("T")
@@ -627,7 +627,7 @@ def _listen_addr(text: str) -> str:
 
 
 def _json_key(text: str) -> str:
-    if text in OUR_FIELDS:
+    if names_our_field(text):
         raise ValueError(
             f"the key would replace shipper's own {text!r} field "
             "(examples: json, app; empty merges the fields at the top level)"

@@ -535,4 +535,7 @@ def test_merge_json_key_may_not_name_one_of_our_fields() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings({"SHIPPER_MERGE_JSON_KEY": "kubernetes"})
     assert info.value.errors[0].startswith("SHIPPER_MERGE_JSON_KEY='kubernetes'")
+    with pytest.raises(ConfigError) as info:
+        load_settings({"SHIPPER_MERGE_JSON_KEY": "kubernetes.app"})
+    assert info.value.errors[0].startswith("SHIPPER_MERGE_JSON_KEY='kubernetes.app'")
     assert load_settings({"SHIPPER_MERGE_JSON_KEY": ""}).merge_json_key == ""
