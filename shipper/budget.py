@@ -39,6 +39,11 @@ class ByteBudget:
                 self.on_full()
             await self._changed.wait()
 
+    async def released(self) -> None:
+        """Wait until some bytes are released (for a waiter that is not a reader)."""
+        self._changed.clear()
+        await self._changed.wait()
+
     def charge(self, n: int) -> None:
         """Count `n` more bytes held now, without waiting: the next `acquire` waits instead."""
         self.used += n

@@ -308,6 +308,11 @@ def _build(r: _Reader, flags: RunFlags) -> Settings:
         kube_namespace_labels=r.get(
             "SHIPPER_KUBE_NAMESPACE_LABELS", parse=_bool, default=d.kube_namespace_labels
         ),
+        kube_max_metadata_bytes=r.get(
+            "SHIPPER_KUBE_MAX_METADATA_BYTES",
+            parse=_at_least(parse_size, _KIB, "1KiB"),
+            default=d.kube_max_metadata_bytes,
+        ),
         merge_json=r.get("SHIPPER_MERGE_JSON", parse=_bool, default=d.merge_json),
         merge_json_key=r.check(
             "SHIPPER_MERGE_JSON_KEY",

@@ -1,17 +1,23 @@
 """Wires the tail source to a sink: bytes -> records -> documents -> batches.
 
 The source calls `FilePipeline.feed` synchronously with each chunk it read; the
-chunk's records become one `Documents` block that waits in one outbox, which a
+chunk's records become `Documents` blocks that wait in one outbox, which a
 single sender task hands to the sink whole. Acknowledgements go back through each
 block's ticket. Records stay columns all the way; only trace joining (opt-in)
 walks them one by one.
+
+Documents can be far larger than the bytes they came from (a pod's metadata is
+repeated in each), so records are encoded a block at a time, each only once the byte
+budget has room for its estimated size; records that do not fit wait, ticketed, for
+acknowledgements to free memory (`Pipeline.encode`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Coroutine
 from typing import Any
 
@@ -24,7 +30,7 @@ from shipper.sources.tail.consumer import FileConsumer, FileInfo
 from shipper.transforms.decoder import Decoder
 from shipper.transforms.detect import make_decoder
 from shipper.transforms.document import DocumentEncoder
-from shipper.transforms.enrich import Enricher
+from shipper.transforms.enrich import TRUNCATED_KEY, Enricher
 from shipper.transforms.json_fields import JsonFields, json_wanted
 from shipper.transforms.kubernetes import PodMetadata
 from shipper.transforms.multiline import TraceJoiner, multiline_kind, rules_for
@@ -33,6 +39,9 @@ from shipper.transforms.naming import names_from_path
 log = logging.getLogger("shipper.pipeline")
 
 _PodKey = tuple[str | None, str | None]
+MAX_BLOCK_BYTES = 1024 * 1024  # documents encoded at once at most (estimated), and a
+MIN_BLOCK_BYTES = 64 * 1024  # quarter of the budget if that is less, but not under this
+BUDGET_RETRY = 0.2  # seconds: records waiting for the budget look again at least this often
 
 
 class _Read:
@@ -63,6 +72,19 @@ class _Read:
         return self.clean and len(self.records) == self.data.count(b"\n")
 
 
+class _Pending:
+    """Records not yet (all) ticketed and encoded: they wait for room in the byte budget."""
+
+    __slots__ = ("done", "excluded", "raw", "records", "resume")
+
+    def __init__(self, records: Records, resume: int, raw: int, excluded: bool) -> None:
+        self.records = records
+        self.resume = resume  # where reading restarts once all of them are acknowledged
+        self.raw = raw  # the bytes read for them, held in the budget
+        self.excluded = excluded  # their pod's records are dropped
+        self.done = 0  # rows encoded so far
+
+
 class FilePipeline:
     """One followed file: its decoder, trace joiner, document encoder and tracker."""
 
@@ -76,12 +98,12 @@ class FilePipeline:
         self.names = names_from_path(file.path, file.link)
         meta = pipeline.enricher.known(self.names)
         self._excluded = meta is not None and meta.excluded
-        self._encoder = DocumentEncoder(
-            file.key, self.names.container_id, pipeline.enricher.fields(self.names, meta)
-        )
+        self._encoder = DocumentEncoder(file.key, self.names.container_id, self._fields(meta))
         # Reads wait here, neither joined nor ticketed, while the pod's metadata (which
         # may ask for trace joining) is looked up: a bounded time.
         self._held: list[_Read] | None = None
+        self._backlog: deque[_Pending] = deque()  # in file order
+        self._issued = tracker.committed  # the resume offset of the last ticket issued
         self._structure(meta)
         if meta is None and pipeline.enricher.can_know(self.names):
             self._held = []
@@ -94,7 +116,7 @@ class FilePipeline:
     def apply(self, meta: PodMetadata | None) -> None:
         """Use this pod metadata from now on (documents already encoded keep theirs)."""
         if meta is not None:
-            self._encoder.set_fields(self._pipeline.enricher.fields(self.names, meta))
+            self._encoder.set_fields(self._fields(meta))
             self._excluded = meta.excluded
             self._structure(meta)
 
@@ -127,6 +149,13 @@ class FilePipeline:
         self._take(_Read(records, before, self._decoder.resume_offset, 0, last=True))
         self._pipeline.forget(self)
 
+    def _fields(self, meta: PodMetadata | None) -> dict[str, Any]:
+        """The documents' per-file fields, counting a trim of the pod's metadata."""
+        fields = self._pipeline.enricher.fields(self.names, meta)
+        if TRUNCATED_KEY in fields.get("kubernetes", ()):
+            self._pipeline.metrics.kubernetes_metadata_truncated.inc()
+        return fields
+
     def _structure(self, meta: PodMetadata | None) -> None:
         """JSON parsing and trace joining as the pod's annotations (else the settings) ask."""
         pipeline = self._pipeline
@@ -155,25 +184,71 @@ class FilePipeline:
         self._emit(records, read.after, read.nbytes)
 
     def _emit(self, records: Records, decoder_resume: int, nbytes: int) -> None:
-        """One ticket for `records`; reading resumes where no open trace is lost."""
+        """Records to ticket and encode, in file order; reading resumes where no open
+        trace is lost."""
         resume = decoder_resume
         if self._joiner is not None:
             resume = self._joiner.resume_offset(decoder_resume)
-        ticket = self._tracker.issue(len(records), resume, nbytes)
-        if not records:
+        if records:
+            self._pipeline.metrics.records_read.inc(len(records))
+        if not self._backlog and (not records or self._excluded):
+            self._drop(records, resume, nbytes)
             return
-        self._pipeline.metrics.records_read.inc(len(records))
-        if self._excluded:
+        self._backlog.append(_Pending(records, resume, nbytes, self._excluded))
+        self._pipeline.unencoded += nbytes
+        self._pipeline.encode(self)
+
+    def _drop(self, records: Records, resume: int, nbytes: int) -> None:
+        """A ticket for records that need no document (none, or an excluded pod's)."""
+        ticket = self._tracker.issue(len(records), resume, nbytes)
+        self._issued = resume
+        if records:
             self._pipeline.metrics.dropped("excluded", len(records))
             ticket.ack(len(records))
-        else:
-            documents = self._encoder.encode(records, ticket)
-            # The budget holds what is in memory: the documents, no longer the bytes read.
-            extra = sum(map(len, documents.docs)) - nbytes
+
+    def encode_some(self) -> bool:
+        """Encode waiting records, a block at a time, while the budget has room for each
+        block's estimated size; True when none are left waiting.
+
+        Each block gets its own ticket, so memory is freed as each block is acknowledged.
+        Only the read's last block moves the position on (the others resume where the
+        ticket before them does) and holds the bytes read, which its records occupy
+        until then.
+        """
+        pipeline = self._pipeline
+        encoder = self._encoder
+        while self._backlog:
+            pending = self._backlog[0]
+            records = pending.records
+            if pending.excluded or not records:
+                self._backlog.popleft()
+                pipeline.unencoded -= pending.raw
+                self._drop(records, pending.resume, pending.raw)
+                continue
+            stop, estimate = encoder.block(records, pending.done, pipeline.block_bytes)
+            if not pipeline.has_room(estimate):
+                return False
+            whole = pending.done == 0 and stop == len(records)
+            part = records if whole else records.slice(pending.done, stop)
+            pending.done = stop
+            last = stop == len(records)
+            ticket = self._tracker.issue(
+                len(part), pending.resume if last else self._issued, pending.raw if last else 0
+            )
+            if last:
+                self._backlog.popleft()
+                pipeline.unencoded -= pending.raw
+                self._issued = pending.resume
+            documents = encoder.encode(part, ticket)
+            # The budget holds what is in memory: the documents, and the bytes read until
+            # their last records are encoded (then the larger of the two, as one read's).
+            size = sum(map(len, documents.docs))
+            extra = size - min(size, pending.raw) if last else size
             if extra > 0:
-                self._pipeline.budget.charge(extra)
+                pipeline.budget.charge(extra)
                 ticket.nbytes += extra
-            self._pipeline.submit(documents)
+            pipeline.submit(documents)
+        return True
 
     async def _await_metadata(self) -> None:
         try:
@@ -208,6 +283,10 @@ class Pipeline:
         self._caught_up = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._files: defaultdict[_PodKey, set[FilePipeline]] = defaultdict(set)
+        self.block_bytes = max(MIN_BLOCK_BYTES, min(MAX_BLOCK_BYTES, budget.limit // 4))
+        self.unencoded = 0  # budget bytes held by records waiting to be encoded
+        self._waiting: dict[FilePipeline, None] = {}  # files with records waiting, in order
+        self._encoding = False  # a task encodes the waiting records
         if enricher.kube is not None:
             enricher.kube.subscribe(self._pod_changed)
 
@@ -236,6 +315,37 @@ class Pipeline:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("pipeline step failed", exc_info=task.exception())
+
+    def has_room(self, size: int) -> bool:
+        """Whether `size` more bytes of documents may be made now: they fit the budget,
+        or the budget holds nothing but records waiting to be encoded (else none would
+        ever be: one block may then go over, as one read larger than the budget does)."""
+        budget = self.budget
+        return budget.used + size <= budget.limit or budget.used <= self.unencoded
+
+    def encode(self, consumer: FilePipeline) -> None:
+        """Encode `consumer`'s waiting records now if the budget has room, else as
+        acknowledgements free it, files in the order they started waiting."""
+        if consumer in self._waiting or (not self._waiting and consumer.encode_some()):
+            return
+        self._waiting[consumer] = None
+        if not self._encoding:
+            self._encoding = True
+            self.spawn(self._encode_waiting())
+
+    async def _encode_waiting(self) -> None:
+        try:
+            while self._waiting:
+                consumer = next(iter(self._waiting))
+                if consumer.encode_some():
+                    del self._waiting[consumer]
+                    continue
+                if self.budget.on_full is not None:
+                    self.budget.on_full()  # what waits for more (a partial batch) should go
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.budget.released(), BUDGET_RETRY)
+        finally:
+            self._encoding = False
 
     def _pod_changed(self, meta: PodMetadata) -> None:
         for consumer in self._files.get((meta.namespace, meta.name), ()):

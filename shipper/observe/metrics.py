@@ -92,6 +92,11 @@ class Metrics:
         self.kubernetes_api_errors = Counter(
             "shipper_kubernetes_api_errors", "Failed Kubernetes API requests.", registry=r
         )
+        self.kubernetes_metadata_truncated = Counter(
+            "shipper_kubernetes_metadata_truncated",
+            "Times a file's pod metadata was trimmed to SHIPPER_KUBE_MAX_METADATA_BYTES.",
+            registry=r,
+        )
         self.output_up = Gauge(
             "shipper_output_up", "1 when the last request to the output succeeded.", registry=r
         )
