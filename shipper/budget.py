@@ -21,12 +21,15 @@ class ByteBudget:
     def __init__(self, limit: int, on_full: Callable[[], None] | None = None) -> None:
         self.limit = limit
         self.used = 0
+        # Held back for records waiting to become documents: reads wait until those are
+        # made, or reading would take every byte acknowledgements free and starve them.
+        self.reserved = 0
         self.on_full = on_full
         self._changed = asyncio.Event()
 
     def try_acquire(self, n: int) -> bool:
-        """Take `n` bytes if they fit now (or if nothing is held at all)."""
-        if self.used + n <= self.limit or self.used == 0:
+        """Take `n` bytes if they fit now beside what is reserved (or if nothing is held)."""
+        if self.used + self.reserved + n <= self.limit or self.used == 0:
             self.used += n
             return True
         return False

@@ -75,13 +75,16 @@ class _Read:
 class _Pending:
     """Records not yet (all) ticketed and encoded: they wait for room in the byte budget."""
 
-    __slots__ = ("done", "excluded", "raw", "records", "resume")
+    __slots__ = ("done", "estimate", "excluded", "raw", "records", "resume")
 
-    def __init__(self, records: Records, resume: int, raw: int, excluded: bool) -> None:
+    def __init__(
+        self, records: Records, resume: int, raw: int, excluded: bool, estimate: int
+    ) -> None:
         self.records = records
         self.resume = resume  # where reading restarts once all of them are acknowledged
         self.raw = raw  # the bytes read for them, held in the budget
         self.excluded = excluded  # their pod's records are dropped
+        self.estimate = estimate  # the size of their documents not made yet
         self.done = 0  # rows encoded so far
 
 
@@ -194,8 +197,9 @@ class FilePipeline:
         if not self._backlog and (not records or self._excluded):
             self._drop(records, resume, nbytes)
             return
-        self._backlog.append(_Pending(records, resume, nbytes, self._excluded))
-        self._pipeline.unencoded += nbytes
+        estimate = 0 if self._excluded else self._encoder.estimate(records)
+        self._backlog.append(_Pending(records, resume, nbytes, self._excluded, estimate))
+        self._pipeline.waits(nbytes, estimate)
         self._pipeline.encode(self)
 
     def _drop(self, records: Records, resume: int, nbytes: int) -> None:
@@ -222,23 +226,27 @@ class FilePipeline:
             records = pending.records
             if pending.excluded or not records:
                 self._backlog.popleft()
-                pipeline.unencoded -= pending.raw
+                pipeline.waits(-pending.raw, -pending.estimate)
                 self._drop(records, pending.resume, pending.raw)
                 continue
             stop, estimate = encoder.block(records, pending.done, pipeline.block_bytes)
-            if not pipeline.has_room(estimate):
+            last = stop == len(records)
+            if not pipeline.has_room(estimate - pending.raw if last else estimate):
                 return False
             whole = pending.done == 0 and stop == len(records)
             part = records if whole else records.slice(pending.done, stop)
             pending.done = stop
-            last = stop == len(records)
             ticket = self._tracker.issue(
                 len(part), pending.resume if last else self._issued, pending.raw if last else 0
             )
             if last:
                 self._backlog.popleft()
-                pipeline.unencoded -= pending.raw
+                pipeline.waits(-pending.raw, -pending.estimate)
                 self._issued = pending.resume
+            else:
+                estimate = min(estimate, pending.estimate)
+                pending.estimate -= estimate
+                pipeline.waits(0, -estimate)
             documents = encoder.encode(part, ticket)
             # The budget holds what is in memory: the documents, and the bytes read until
             # their last records are encoded (then the larger of the two, as one read's).
@@ -285,6 +293,7 @@ class Pipeline:
         self._files: defaultdict[_PodKey, set[FilePipeline]] = defaultdict(set)
         self.block_bytes = max(MIN_BLOCK_BYTES, min(MAX_BLOCK_BYTES, budget.limit // 4))
         self.unencoded = 0  # budget bytes held by records waiting to be encoded
+        self._unencoded_docs = 0  # the estimated size of their documents
         self._waiting: dict[FilePipeline, None] = {}  # files with records waiting, in order
         self._encoding = False  # a task encodes the waiting records
         if enricher.kube is not None:
@@ -315,6 +324,13 @@ class Pipeline:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("pipeline step failed", exc_info=task.exception())
+
+    def waits(self, raw: int, estimate: int) -> None:
+        """Records waiting to be encoded changed by `raw` bytes read and `estimate` bytes
+        of documents to be: reads leave room for those documents."""
+        self.unencoded += raw
+        self._unencoded_docs += estimate
+        self.budget.reserved = max(0, self._unencoded_docs - self.unencoded)
 
     def has_room(self, size: int) -> bool:
         """Whether `size` more bytes of documents may be made now: they fit the budget,

@@ -45,16 +45,21 @@ class DocumentEncoder:
         body = orjson.dumps(fields)
         self._suffix = b"," + body[1:] if len(body) > 2 else b"}"
 
+    def estimate(self, records: Records, start: int = 0) -> int:
+        """The size of the documents of rows `start` on, known before they are encoded
+        (so the memory budget can be asked first); a message counts twice when its
+        fields may be added."""
+        texts = records.texts
+        size = sum(map(len, islice(texts, start, None))) * (2 if self.json else 1)
+        return size + (len(texts) - start) * (len(self._suffix) + _HEAD_BYTES)
+
     def block(self, records: Records, start: int, limit: int) -> tuple[int, int]:
         """Where a block of documents from row `start` ends so that it stays near `limit`
-        bytes, and its estimated size: known before anything is encoded, so the memory
-        budget is asked first. Counts a message twice when its fields may be added."""
-        texts = records.texts
-        rows = len(texts) - start
-        size = sum(map(len, islice(texts, start, None))) * (2 if self.json else 1)
-        size += rows * (len(self._suffix) + _HEAD_BYTES)
+        bytes, and its estimated size."""
+        rows = len(records) - start
+        size = self.estimate(records, start)
         if size <= limit:
-            return len(texts), size
+            return len(records), size
         take = max(1, rows * limit // size)
         return start + take, size * take // rows
 

@@ -83,6 +83,8 @@ async def test_documents_are_made_only_as_the_budget_has_room_and_all_arrive_onc
     data = b"".join(cri(f"line {i}") for i in range(2000))  # ~60 KB, ~35 MB as documents
     assert budget.try_acquire(len(data))
     consumer.feed(data, 0)
+    assert budget.used + 4096 <= limit  # room for a read, but it is kept for the documents:
+    assert budget.reserved > limit and not budget.try_acquire(4096)
     peak = 0
     deadline = time.monotonic() + 10
     while len(pipeline.delivered) < 2000 and time.monotonic() < deadline:
@@ -94,7 +96,7 @@ async def test_documents_are_made_only_as_the_budget_has_room_and_all_arrive_onc
     assert all(doc["kubernetes"][TRUNCATED_KEY] is True for doc in pipeline.delivered)
     assert all(len(orjson.dumps(doc["kubernetes"])) < 17 * 1024 for doc in pipeline.delivered)
     assert committed[-1] == len(data)
-    assert budget.used == 0
+    assert budget.used == 0 and budget.reserved == 0
     truncations = pipeline.metrics.registry.get_sample_value(
         "shipper_kubernetes_metadata_truncated_total"
     )
