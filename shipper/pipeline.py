@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict, deque
 from collections.abc import Coroutine
 from typing import Any
@@ -295,7 +296,8 @@ class Pipeline:
         self.unencoded = 0  # budget bytes held by records waiting to be encoded
         self._unencoded_docs = 0  # the estimated size of their documents
         self._waiting: dict[FilePipeline, None] = {}  # files with records waiting, in order
-        self._encoding = False  # a task encodes the waiting records
+        self._encoder: asyncio.Task[None] | None = None  # encodes the waiting records
+        self._moved = 0.0  # clock reading when the waiting records last changed
         if enricher.kube is not None:
             enricher.kube.subscribe(self._pod_changed)
 
@@ -331,6 +333,7 @@ class Pipeline:
         self.unencoded += raw
         self._unencoded_docs += estimate
         self.budget.reserved = max(0, self._unencoded_docs - self.unencoded)
+        self._moved = time.monotonic()
 
     def has_room(self, size: int) -> bool:
         """Whether `size` more bytes of documents may be made now: they fit the budget,
@@ -345,23 +348,20 @@ class Pipeline:
         if consumer in self._waiting or (not self._waiting and consumer.encode_some()):
             return
         self._waiting[consumer] = None
-        if not self._encoding:
-            self._encoding = True
-            self.spawn(self._encode_waiting())
+        if self._encoder is None or self._encoder.done():
+            self._encoder = asyncio.create_task(self._encode_waiting(), name="encoder")
+            self._encoder.add_done_callback(self._task_done)
 
     async def _encode_waiting(self) -> None:
-        try:
-            while self._waiting:
-                consumer = next(iter(self._waiting))
-                if consumer.encode_some():
-                    del self._waiting[consumer]
-                    continue
-                if self.budget.on_full is not None:
-                    self.budget.on_full()  # what waits for more (a partial batch) should go
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.budget.released(), BUDGET_RETRY)
-        finally:
-            self._encoding = False
+        while self._waiting:
+            consumer = next(iter(self._waiting))
+            if consumer.encode_some():
+                del self._waiting[consumer]
+                continue
+            if self.budget.on_full is not None:
+                self.budget.on_full()  # what waits for more (a partial batch) should go
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.budget.released(), BUDGET_RETRY)
 
     def _pod_changed(self, meta: PodMetadata) -> None:
         for consumer in self._files.get((meta.namespace, meta.name), ()):
@@ -393,13 +393,28 @@ class Pipeline:
                 if not self._tasks:
                     self._idle.set()
         finally:
-            for task in self._tasks:
+            tasks = [*self._tasks, *([self._encoder] if self._encoder else [])]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def flushed(self) -> None:
-        """Wait until everything submitted (held records included) was handed to the sink."""
+        """Wait until everything submitted (held records included) was handed to the sink.
+
+        Records waiting for the budget are waited for only with --once, and only while
+        acknowledgements still free it (for up to SHIPPER_ONCE_RETRY_TIMEOUT without):
+        a stalled output keeps them, unacknowledged, for the exit status to tell. A
+        stopping agent leaves them: they have no ticket, so they are read again.
+        """
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        encoder = self._encoder
+        while (
+            self.settings.once
+            and encoder is not None
+            and not encoder.done()
+            and time.monotonic() - self._moved < self.settings.once_retry_timeout
+        ):
+            await asyncio.wait([encoder], timeout=BUDGET_RETRY)
         self._ready.set()
         await self._idle.wait()

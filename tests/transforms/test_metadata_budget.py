@@ -101,3 +101,26 @@ async def test_documents_are_made_only_as_the_budget_has_room_and_all_arrive_onc
         "shipper_kubernetes_metadata_truncated_total"
     )
     assert truncations == 1
+
+
+async def test_flushed_waits_for_records_waiting_for_the_budget_only_while_it_frees() -> None:
+    for once in (False, True):
+        limit = 256 * 1024
+        budget = ByteBudget(limit)
+        settings = Settings(buffer_max_bytes=limit, once=once, once_retry_timeout=0.5)
+        pipeline = Holding(settings, budget)
+        tracker = AckTracker(0, lambda offset: None, budget.release)
+        consumer = cast(FilePipeline, pipeline.open(FileInfo(PATH, None, "k"), tracker))
+        consumer.apply(dataclasses.replace(pod(), labels=LABELS))
+        data = b"".join(cri(f"line {i}") for i in range(200))
+        assert budget.try_acquire(len(data))
+        consumer.feed(data, 0)
+        assert consumer._backlog  # waiting: nothing is acknowledged
+        runner = asyncio.create_task(pipeline.run())
+        started = time.monotonic()
+        await asyncio.wait_for(pipeline.flushed(), 5)
+        waited = time.monotonic() - started
+        assert (0.4 < waited < 2) if once else waited < 0.3
+        assert consumer._backlog and tracker.committed == 0  # nothing skipped
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
