@@ -211,7 +211,7 @@ class FilePipeline:
             self._pipeline.metrics.dropped("excluded", len(records))
             ticket.ack(len(records))
 
-    def encode_some(self) -> bool:
+    def encode_some(self, force: bool = False) -> bool:
         """Encode waiting records, a block at a time, while the budget has room for each
         block's estimated size; True when none are left waiting.
 
@@ -232,7 +232,7 @@ class FilePipeline:
                 continue
             stop, estimate = encoder.block(records, pending.done, pipeline.block_bytes)
             last = stop == len(records)
-            if not pipeline.has_room(estimate - pending.raw if last else estimate):
+            if not force and not pipeline.has_room(estimate - pending.raw if last else estimate):
                 return False
             whole = pending.done == 0 and stop == len(records)
             part = records if whole else records.slice(pending.done, stop)
@@ -404,10 +404,15 @@ class Pipeline:
         Records waiting for the budget are waited for only with --once, and only while
         acknowledgements still free it (for up to SHIPPER_ONCE_RETRY_TIMEOUT without):
         a stalled output keeps them, unacknowledged, for the exit status to tell. A
-        stopping agent leaves them: they have no ticket, so they are read again.
+        stopping agent encodes them at once (a read's last block moves its position:
+        without it the blocks already delivered would be sent again after a restart).
         """
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if not self.settings.once:  # stopping: what was read goes out whole, as before
+            for consumer in list(self._waiting):
+                consumer.encode_some(force=True)
+            self._waiting.clear()
         encoder = self._encoder
         while (
             self.settings.once
