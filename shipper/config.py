@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from shipper.redact import MASK, redact
 from shipper.settings import Output, Settings
-from shipper.transforms.json_fields import OUR_FIELDS
+from shipper.transforms.json_fields import names_our_field
 from shipper.units import parse_duration, parse_size
 
 T = TypeVar("T")
@@ -386,6 +386,11 @@ def _build(r: _Reader, flags: RunFlags, terminal: bool = False) -> Settings:
         kube_annotations=r.get("SHIPPER_KUBE_ANNOTATIONS", parse=_bool, default=d.kube_annotations),
         kube_namespace_labels=r.get(
             "SHIPPER_KUBE_NAMESPACE_LABELS", parse=_bool, default=d.kube_namespace_labels
+        ),
+        kube_max_metadata_bytes=r.get(
+            "SHIPPER_KUBE_MAX_METADATA_BYTES",
+            parse=_at_least(parse_size, _KIB, "1KiB"),
+            default=d.kube_max_metadata_bytes,
         ),
         merge_json=r.get("SHIPPER_MERGE_JSON", parse=_bool, default=d.merge_json),
         merge_json_key=r.check(
@@ -825,7 +830,7 @@ def _listen_addr(text: str) -> str:
 
 
 def _json_key(text: str) -> str:
-    if text in OUR_FIELDS:
+    if names_our_field(text):
         raise ValueError(
             f"the key would replace shipper's own {text!r} field "
             "(examples: json, app; empty merges the fields at the top level)"

@@ -1,23 +1,30 @@
 """Wires the tail source to a sink: bytes -> records -> documents -> batches.
 
 The source calls `FilePipeline.feed` synchronously with each chunk it read; the
-chunk's records become one `Documents` block that waits in the outbox, in its
-file's queue, and a single sender task hands the blocks to the sink one at a time,
-the files taking turns (`shipper.outbox`): when the sink is the bottleneck, a quiet
+chunk's records become `Documents` blocks that wait in the outbox, in their file's
+queue, and a single sender task hands the blocks to the sink one at a time, the
+files taking turns (`shipper.outbox`): when the sink is the bottleneck, a quiet
 file's block does not wait behind a flooding file's. Acknowledgements go back
 through each block's ticket. Records stay columns all the way; only trace joining (opt-in)
 walks them one by one.
+
+Documents can be far larger than the bytes they came from (a pod's metadata is
+repeated in each), so records are encoded a block at a time, each only once the byte
+budget has room for its estimated size; records that do not fit wait, ticketed, for
+acknowledgements to free memory (`Pipeline.encode`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections import defaultdict
+import time
+from collections import defaultdict, deque
 from collections.abc import Coroutine
 from typing import Any
 
-from shipper.budget import ByteBudget
+from shipper.budget import SMALL_REQUEST, ByteBudget
 from shipper.observe.metrics import Metrics
 from shipper.outbox import Outbox
 from shipper.record import AckTracker, Documents, Records
@@ -27,7 +34,7 @@ from shipper.sources.tail.consumer import FileConsumer, FileInfo
 from shipper.transforms.decoder import Decoder
 from shipper.transforms.detect import make_decoder
 from shipper.transforms.document import DocumentEncoder
-from shipper.transforms.enrich import Enricher
+from shipper.transforms.enrich import TRUNCATED_KEY, Enricher
 from shipper.transforms.json_fields import JsonFields, json_wanted
 from shipper.transforms.kubernetes import PodMetadata
 from shipper.transforms.multiline import TraceJoiner, multiline_kind, rules_for
@@ -36,6 +43,9 @@ from shipper.transforms.naming import names_from_path
 log = logging.getLogger("shipper.pipeline")
 
 _PodKey = tuple[str | None, str | None]
+MAX_BLOCK_BYTES = 1024 * 1024  # documents encoded at once at most (estimated), and a
+MIN_BLOCK_BYTES = 64 * 1024  # quarter of the budget if that is less, but not under this
+BUDGET_RETRY = 0.2  # seconds: records waiting for the budget look again at least this often
 
 
 class _Read:
@@ -66,6 +76,22 @@ class _Read:
         return self.clean and len(self.records) == self.data.count(b"\n")
 
 
+class _Pending:
+    """Records not yet (all) ticketed and encoded: they wait for room in the byte budget."""
+
+    __slots__ = ("done", "estimate", "excluded", "raw", "records", "resume")
+
+    def __init__(
+        self, records: Records, resume: int, raw: int, excluded: bool, estimate: int
+    ) -> None:
+        self.records = records
+        self.resume = resume  # where reading restarts once all of them are acknowledged
+        self.raw = raw  # the bytes read for them, held in the budget
+        self.excluded = excluded  # their pod's records are dropped
+        self.estimate = estimate  # the size of their documents not made yet
+        self.done = 0  # rows encoded so far
+
+
 class FilePipeline:
     """One followed file: its decoder, trace joiner, document encoder and tracker."""
 
@@ -79,12 +105,12 @@ class FilePipeline:
         self.names = names_from_path(file.path, file.link)
         meta = pipeline.enricher.known(self.names)
         self._excluded = meta is not None and meta.excluded
-        self._encoder = DocumentEncoder(
-            file.key, self.names.container_id, pipeline.enricher.fields(self.names, meta)
-        )
+        self._encoder = DocumentEncoder(file.key, self.names.container_id, self._fields(meta))
         # Reads wait here, neither joined nor ticketed, while the pod's metadata (which
         # may ask for trace joining) is looked up: a bounded time.
         self._held: list[_Read] | None = None
+        self._backlog: deque[_Pending] = deque()  # in file order
+        self._issued = tracker.committed  # the resume offset of the last ticket issued
         self._structure(meta)
         if meta is None and pipeline.enricher.can_know(self.names):
             self._held = []
@@ -97,7 +123,7 @@ class FilePipeline:
     def apply(self, meta: PodMetadata | None) -> None:
         """Use this pod metadata from now on (documents already encoded keep theirs)."""
         if meta is not None:
-            self._encoder.set_fields(self._pipeline.enricher.fields(self.names, meta))
+            self._encoder.set_fields(self._fields(meta))
             self._excluded = meta.excluded
             self._structure(meta)
 
@@ -130,6 +156,13 @@ class FilePipeline:
         self._take(_Read(records, before, self._decoder.resume_offset, 0, last=True))
         self._pipeline.forget(self)
 
+    def _fields(self, meta: PodMetadata | None) -> dict[str, Any]:
+        """The documents' per-file fields, counting a trim of the pod's metadata."""
+        fields = self._pipeline.enricher.fields(self.names, meta)
+        if TRUNCATED_KEY in fields.get("kubernetes", ()):
+            self._pipeline.metrics.kubernetes_metadata_truncated.inc()
+        return fields
+
     def _structure(self, meta: PodMetadata | None) -> None:
         """JSON parsing and trace joining as the pod's annotations (else the settings) ask."""
         pipeline = self._pipeline
@@ -158,25 +191,76 @@ class FilePipeline:
         self._emit(records, read.after, read.nbytes)
 
     def _emit(self, records: Records, decoder_resume: int, nbytes: int) -> None:
-        """One ticket for `records`; reading resumes where no open trace is lost."""
+        """Records to ticket and encode, in file order; reading resumes where no open
+        trace is lost."""
         resume = decoder_resume
         if self._joiner is not None:
             resume = self._joiner.resume_offset(decoder_resume)
-        ticket = self._tracker.issue(len(records), resume, nbytes)
-        if not records:
+        if records:
+            self._pipeline.metrics.records_read.inc(len(records))
+        if not self._backlog and (not records or self._excluded):
+            self._drop(records, resume, nbytes)
             return
-        self._pipeline.metrics.records_read.inc(len(records))
-        if self._excluded:
+        estimate = 0 if self._excluded else self._encoder.estimate(records)
+        self._backlog.append(_Pending(records, resume, nbytes, self._excluded, estimate))
+        self._pipeline.waits(nbytes, estimate)
+        self._pipeline.encode(self)
+
+    def _drop(self, records: Records, resume: int, nbytes: int) -> None:
+        """A ticket for records that need no document (none, or an excluded pod's)."""
+        ticket = self._tracker.issue(len(records), resume, nbytes)
+        self._issued = resume
+        if records:
             self._pipeline.metrics.dropped("excluded", len(records))
             ticket.ack(len(records))
-        else:
-            documents = self._encoder.encode(records, ticket)
-            # The budget holds what is in memory: the documents, no longer the bytes read.
-            extra = sum(map(len, documents.docs)) - nbytes
+
+    def encode_some(self, force: bool = False) -> bool:
+        """Encode waiting records, a block at a time, while the budget has room for each
+        block's estimated size; True when none are left waiting.
+
+        Each block gets its own ticket, so memory is freed as each block is acknowledged.
+        Only the read's last block moves the position on (the others resume where the
+        ticket before them does) and holds the bytes read, which its records occupy
+        until then.
+        """
+        pipeline = self._pipeline
+        encoder = self._encoder
+        while self._backlog:
+            pending = self._backlog[0]
+            records = pending.records
+            if pending.excluded or not records:
+                self._backlog.popleft()
+                pipeline.waits(-pending.raw, -pending.estimate)
+                self._drop(records, pending.resume, pending.raw)
+                continue
+            stop, estimate = encoder.block(records, pending.done, pipeline.block_bytes)
+            last = stop == len(records)
+            if not force and not pipeline.has_room(estimate - pending.raw if last else estimate):
+                return False
+            whole = pending.done == 0 and stop == len(records)
+            part = records if whole else records.slice(pending.done, stop)
+            pending.done = stop
+            ticket = self._tracker.issue(
+                len(part), pending.resume if last else self._issued, pending.raw if last else 0
+            )
+            if last:
+                self._backlog.popleft()
+                pipeline.waits(-pending.raw, -pending.estimate)
+                self._issued = pending.resume
+            else:
+                estimate = min(estimate, pending.estimate)
+                pending.estimate -= estimate
+                pipeline.waits(0, -estimate)
+            documents = encoder.encode(part, ticket)
+            # The budget holds what is in memory: the documents, and the bytes read until
+            # their last records are encoded (then the larger of the two, as one read's).
+            size = sum(map(len, documents.docs))
+            extra = size - min(size, pending.raw) if last else size
             if extra > 0:
-                self._pipeline.budget.charge(extra)
+                pipeline.budget.charge(extra)
                 ticket.nbytes += extra
-            self._pipeline.submit(self, documents)
+            pipeline.submit(self, documents)
+        return True
 
     async def _await_metadata(self) -> None:
         try:
@@ -212,6 +296,12 @@ class Pipeline:
         self._caught_up = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._files: defaultdict[_PodKey, set[FilePipeline]] = defaultdict(set)
+        self.block_bytes = max(MIN_BLOCK_BYTES, min(MAX_BLOCK_BYTES, budget.limit // 4))
+        self.unencoded = 0  # budget bytes held by records waiting to be encoded
+        self._unencoded_docs = 0  # the estimated size of their documents
+        self._waiting: dict[FilePipeline, None] = {}  # files with records waiting, in order
+        self._encoder: asyncio.Task[None] | None = None  # encodes the waiting records
+        self._moved = 0.0  # clock reading when the waiting records last changed
         if enricher.kube is not None:
             enricher.kube.subscribe(self._pod_changed)
 
@@ -240,6 +330,44 @@ class Pipeline:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("pipeline step failed", exc_info=task.exception())
+
+    def waits(self, raw: int, estimate: int) -> None:
+        """Records waiting to be encoded changed by `raw` bytes read and `estimate` bytes
+        of documents to be: reads leave room for those documents."""
+        self.unencoded += raw
+        self._unencoded_docs += estimate
+        self.budget.reserved = max(0, self._unencoded_docs - self.unencoded)
+        self._moved = time.monotonic()
+
+    def has_room(self, size: int) -> bool:
+        """Whether `size` more bytes of documents may be made now: they fit the budget,
+        or the budget holds nothing but records waiting to be encoded (else none would
+        ever be: one block may then go over, as one read larger than the budget does)."""
+        budget = self.budget
+        room = budget.limit + (budget.reserve if size <= SMALL_REQUEST else 0)
+        return budget.used + size <= room or budget.used <= self.unencoded
+
+    def encode(self, consumer: FilePipeline) -> None:
+        """Encode `consumer`'s waiting records now if the budget has room, else as
+        acknowledgements free it, files in the order they started waiting (a small
+        block of a quiet file fits the budget's reserve and does not wait for a flood's)."""
+        if consumer in self._waiting or consumer.encode_some():
+            return
+        self._waiting[consumer] = None
+        if self._encoder is None or self._encoder.done():
+            self._encoder = asyncio.create_task(self._encode_waiting(), name="encoder")
+            self._encoder.add_done_callback(self._task_done)
+
+    async def _encode_waiting(self) -> None:
+        while self._waiting:
+            for consumer in [c for c in self._waiting if c.encode_some()]:
+                del self._waiting[consumer]
+            if not self._waiting:
+                return
+            if self.budget.on_full is not None:
+                self.budget.on_full()  # what waits for more (a partial batch) should go
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.budget.released(), BUDGET_RETRY)
 
     def _pod_changed(self, meta: PodMetadata) -> None:
         for consumer in self._files.get((meta.namespace, meta.name), ()):
@@ -274,9 +402,10 @@ class Pipeline:
                 if not self._tasks:
                     self._idle.set()
         finally:
-            for task in self._tasks:
+            tasks = [*self._tasks, *([self._encoder] if self._encoder else [])]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _sink_ready(self) -> None:
         """Until the sink is ready for a block (`Sink.ready`), or the pipeline is stopping."""
@@ -292,9 +421,28 @@ class Pipeline:
 
     async def flushed(self) -> None:
         """Wait until everything submitted (held records included) was handed to the sink;
-        the sink takes it whether ready or not (it drains, within its own deadline)."""
+        the sink takes it whether ready or not (it drains, within its own deadline).
+
+        Records waiting for the budget are waited for only with --once, and only while
+        acknowledgements still free it (for up to SHIPPER_ONCE_RETRY_TIMEOUT without):
+        a stalled output keeps them, unacknowledged, for the exit status to tell. A
+        stopping agent encodes them at once (a read's last block moves its position:
+        without it the blocks already delivered would be sent again after a restart).
+        """
         self._flushing.set()
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if not self.settings.once:  # stopping: what was read goes out whole, as before
+            for consumer in list(self._waiting):
+                consumer.encode_some(force=True)
+            self._waiting.clear()
+        encoder = self._encoder
+        while (
+            self.settings.once
+            and encoder is not None
+            and not encoder.done()
+            and time.monotonic() - self._moved < self.settings.once_retry_timeout
+        ):
+            await asyncio.wait([encoder], timeout=BUDGET_RETRY)
         self._ready.set()
         await self._idle.wait()

@@ -174,6 +174,17 @@ class Records:
         self.texts += texts
         self.offsets += offsets
 
+    def slice(self, start: int, stop: int) -> Records:
+        """Rows `start` to `stop` (0 <= start <= stop <= len) as records of their own."""
+        part = Records()
+        part.times = self.times[start:stop]
+        part.streams = self.streams[start:stop]
+        part.texts = self.texts[start:stop]
+        part.offsets = self.offsets[start:stop]
+        part.truncated = [i - start for i in self.truncated if start <= i < stop]
+        part.utc = self.utc
+        return part
+
     def extend(self, other: Records) -> None:
         base = len(self.texts)
         self.truncated += [base + i for i in other.truncated]

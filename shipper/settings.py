@@ -78,6 +78,7 @@ class Settings:
     kube_labels: bool = True
     kube_annotations: bool = False
     kube_namespace_labels: bool = False
+    kube_max_metadata_bytes: int = 16 * 1024  # labels and annotations per document, encoded
     # --- structured logs
     merge_json: bool = False
     merge_json_key: str = "json"

@@ -63,6 +63,7 @@ def test_empty_environment_gives_spec_defaults() -> None:
         "kube_labels": True,
         "kube_annotations": False,
         "kube_namespace_labels": False,
+        "kube_max_metadata_bytes": 16 * 1024,
         "merge_json": False,
         "merge_json_key": "json",
         "multiline": None,
@@ -151,6 +152,8 @@ def test_empty_merge_json_key_is_meaningful() -> None:
         ({"FLUENT_KUBERNETES_METADATA_SKIP_LABELS": "false"}, "kube_labels", True),
         ({"SHIPPER_KUBE_ANNOTATIONS": "1"}, "kube_annotations", True),
         ({"SHIPPER_KUBE_NAMESPACE_LABELS": "on"}, "kube_namespace_labels", True),
+        ({"SHIPPER_KUBE_MAX_METADATA_BYTES": "64KiB"}, "kube_max_metadata_bytes", 64 * 1024),
+        ({"SHIPPER_KUBE_MAX_METADATA_BYTES": "4k"}, "kube_max_metadata_bytes", 4096),
         ({"SHIPPER_MERGE_JSON": "true"}, "merge_json", True),
         ({"SHIPPER_MULTILINE": "Java"}, "multiline", "java"),
         ({"SHIPPER_MULTILINE": "python"}, "multiline", "python"),
@@ -374,6 +377,9 @@ def test_kubernetes_on_and_off() -> None:
         ({"SHIPPER_BATCH_MAX_BYTES": "512"}, "SHIPPER_BATCH_MAX_BYTES='512': must be at least 1K"),
         ({"SHIPPER_BUFFER_MAX_BYTES": "100KiB"},
          "SHIPPER_BUFFER_MAX_BYTES='100KiB': must be at least 256KiB"),
+        ({"SHIPPER_KUBE_MAX_METADATA_BYTES": "512"},
+         "SHIPPER_KUBE_MAX_METADATA_BYTES='512': must be at least 1KiB"),
+        ({"SHIPPER_KUBE_MAX_METADATA_BYTES": "lots"}, "SHIPPER_KUBE_MAX_METADATA_BYTES='lots'"),
         ({"SHIPPER_MAX_RECORD_BYTES": "0"}, "SHIPPER_MAX_RECORD_BYTES='0': must be at least"),
         ({"SHIPPER_DEAD_LETTER_MAX_BYTES": "0"}, "SHIPPER_DEAD_LETTER_MAX_BYTES='0': must be at"),
         ({"SHIPPER_CONCURRENCY": "0"}, "SHIPPER_CONCURRENCY='0': must be at least 1"),
@@ -545,6 +551,9 @@ def test_merge_json_key_may_not_name_one_of_our_fields() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings({"SHIPPER_MERGE_JSON_KEY": "kubernetes"})
     assert info.value.errors[0].startswith("SHIPPER_MERGE_JSON_KEY='kubernetes'")
+    with pytest.raises(ConfigError) as info:
+        load_settings({"SHIPPER_MERGE_JSON_KEY": "kubernetes.app"})
+    assert info.value.errors[0].startswith("SHIPPER_MERGE_JSON_KEY='kubernetes.app'")
     assert load_settings({"SHIPPER_MERGE_JSON_KEY": ""}).merge_json_key == ""
 
 

@@ -36,6 +36,11 @@ class Metrics:
             "Records with JSON parsing on whose log was not a JSON object (kept as plain text).",
             registry=r,
         )
+        self.json_keys_dropped = Counter(
+            "shipper_json_keys_dropped",
+            "Keys of top-level merged JSON logs left out: they name or expand into our fields.",
+            registry=r,
+        )
         self.records_delivered = Counter(
             "shipper_records_delivered", "Records acknowledged by the output.", registry=r
         )
@@ -103,6 +108,11 @@ class Metrics:
             "shipper_internal_errors",
             "Long-lived tasks that failed and were started again, by task.",
             ["task"],
+            registry=r,
+        )
+        self.kubernetes_metadata_truncated = Counter(
+            "shipper_kubernetes_metadata_truncated",
+            "Times a file's pod metadata was trimmed to SHIPPER_KUBE_MAX_METADATA_BYTES.",
             registry=r,
         )
         self.output_up = Gauge(

@@ -3,7 +3,7 @@
 The runtime cuts long lines into `P` records ended by an `F` one, per stream; the
 streams interleave independently (reference: kubelet-logs.md, 6a).
 
-Nearly every line is a plain full one (`F`, a `Z` time, a known stream, no `\\r`,
+Nearly every line is a plain full one (`F`, a valid `Z` time, a known stream, no `\\r`,
 within max_record_bytes). Runs of those are parsed as whole columns by C-level
 `map`/`zip` calls, with no Python step per line; the rest (partials and the lines
 while a partial group is open, malformed lines, numeric offsets, `\\r\\n` endings,
@@ -19,12 +19,10 @@ from operator import add, itemgetter
 
 from shipper.record import Record, Records
 from shipper.transforms.lines import Assembler, bounded_text
-from shipper.transforms.timestamps import is_timestamp
+from shipper.transforms.timestamps import ALL_ZULU, ZULU, is_timestamp
 
 _STREAMS = {b"stdout": "stdout", b"stderr": "stderr"}
-_ZULU = rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z"
-_ONE_ZULU = re.compile(_ZULU).fullmatch
-_ALL_ZULU = re.compile(rb"%s(?:\n%s)*" % (_ZULU, _ZULU)).fullmatch
+_ONE_ZULU = re.compile(ZULU).fullmatch
 _LAST_BYTE = itemgetter(slice(-1, None))
 _NO_FIELDS = [b"", b"", b"", b""]  # stands in for a line of fewer than four fields
 
@@ -78,7 +76,7 @@ class CriParser:
             irregular.update(k for k, tag in enumerate(tags) if tag != b"F")
         if streams.count(b"stdout") + streams.count(b"stderr") != n:
             irregular.update(k for k, stream in enumerate(streams) if stream not in _STREAMS)
-        if not _ALL_ZULU(b"\n".join(stamps)):
+        if not ALL_ZULU(b"\n".join(stamps)):
             irregular.update(k for k, stamp in enumerate(stamps) if not _ONE_ZULU(stamp))
         if b"\r" in map(_LAST_BYTE, contents):
             irregular.update(k for k, content in enumerate(contents) if content[-1:] == b"\r")

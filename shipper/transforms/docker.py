@@ -2,10 +2,13 @@
 
 Docker cuts lines longer than 16 KiB into entries whose `log` does not end in
 `\\n`; the entries that follow on the same stream continue them (kubelet-logs.md, 6b).
+A line too long to be held whole (another writer's) arrives as its head and its end
+(see `LineSplitter`): its `log` is read from the head, its stream and time from the end.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from orjson import JSONDecodeError, loads
@@ -15,6 +18,13 @@ from shipper.transforms.lines import Assembler, bounded_text
 from shipper.transforms.timestamps import is_timestamp
 
 _STREAMS = {"stdout": "stdout", "stderr": "stderr"}
+_LOG_START = b'{"log":"'
+# The end of an entry as docker writes it: the quote closing `log` (escaped if after an
+# odd number of backslashes), then the stream and the time.
+_ENTRY_END = re.compile(
+    rb'(\\*)"\s*,\s*"stream"\s*:\s*"(\w+)"\s*,\s*"time"\s*:\s*"([^"\\]+)"\s*}\s*\Z'
+).search
+_CUT_ESCAPE = 12  # bytes a cut may leave of an escape (a surrogate pair `\\ud83d\\ude00`)
 
 
 class DockerParser:
@@ -37,7 +47,7 @@ class DockerParser:
             start = pos
             pos += len(line) + 1
             if len(line) > line_limit:  # arrived cut (see LineSplitter): not JSON any more
-                asm.raw(line, start, out)
+                self._overlong(line, start, out)
                 continue
             entry: Any
             try:
@@ -68,6 +78,41 @@ class DockerParser:
             else:
                 text, _ = bounded_text(data, limit)
                 append(Record(ts, stream, text, start, True))
+
+    def _overlong(self, line: bytes, start: int, out: Records) -> None:
+        """A line cut on arrival: its head's `log`, cut at max_record_bytes, with the stream
+        and time of its end; raw when the two do not make a docker entry."""
+        asm = self._asm
+        head, end = line[: asm.line_limit + 1], line[asm.line_limit + 1 :]
+        found = _ENTRY_END(end)
+        stream = _STREAMS.get(found[2].decode("latin-1")) if found else None
+        text = _string_prefix(head[len(_LOG_START) :]) if head.startswith(_LOG_START) else None
+        if found is None or len(found[1]) % 2 or stream is None or text is None:
+            asm.raw(line, start, out)
+            return
+        ts = found[3]
+        if not is_timestamp(ts):
+            asm.raw(line, start, out)
+            return
+        data = text.encode()
+        if stream in asm.groups:
+            out.append(asm.close(stream, data))
+            return
+        cut, _ = bounded_text(data, asm.limit)
+        out.append(Record(ts.decode("ascii"), stream, cut, start, True))
+
+
+def _string_prefix(body: bytes) -> str | None:
+    """The text of a JSON string's content cut anywhere, even inside an escape; None if
+    the content ends (an unescaped quote) or is no JSON string."""
+    text = body.decode("utf-8", "replace")
+    for cut in range(min(_CUT_ESCAPE, len(text)) + 1):
+        try:
+            value = loads('"' + text[: len(text) - cut] + '"')
+        except JSONDecodeError:
+            continue
+        return value if type(value) is str else None
+    return None
 
 
 def _loads_replaced(line: bytes) -> Any:

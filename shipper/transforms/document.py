@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from itertools import repeat
+from itertools import islice, repeat
 from typing import Any
 
 import orjson
@@ -21,6 +21,7 @@ from shipper.transforms.timestamps import to_utc
 
 _DOC = b'{"@timestamp":"%s","stream":"%s","log":%s%s\n'
 _TRUNCATED = b',"log_truncated":true'
+_HEAD_BYTES = len(_DOC % (b"2024-05-01T12:00:00.123456789Z", b"stdout", b'""', b"")) + 8
 
 
 class DocumentEncoder:
@@ -43,6 +44,24 @@ class DocumentEncoder:
         self.fields = fields
         body = orjson.dumps(fields)
         self._suffix = b"," + body[1:] if len(body) > 2 else b"}"
+
+    def estimate(self, records: Records, start: int = 0) -> int:
+        """The size of the documents of rows `start` on, known before they are encoded
+        (so the memory budget can be asked first); a message counts twice when its
+        fields may be added."""
+        texts = records.texts
+        size = sum(map(len, islice(texts, start, None))) * (2 if self.json else 1)
+        return size + (len(texts) - start) * (len(self._suffix) + _HEAD_BYTES)
+
+    def block(self, records: Records, start: int, limit: int) -> tuple[int, int]:
+        """Where a block of documents from row `start` ends so that it stays near `limit`
+        bytes, and its estimated size."""
+        rows = len(records) - start
+        size = self.estimate(records, start)
+        if size <= limit:
+            return len(records), size
+        take = max(1, rows * limit // size)
+        return start + take, size * take // rows
 
     def encode(self, records: Records, ticket: Ticket) -> Documents:
         """The records' documents, all acknowledging `ticket`.

@@ -13,6 +13,7 @@ from shipper.record import Record, Records
 from shipper.transforms.timestamps import now_rfc3339
 
 Run = tuple[list[bytes], int]  # complete lines (without b"\n") and the file offset of the first
+END_BYTES = 256  # of an overlong line, kept besides its head: where docker writes stream and time
 
 
 def _cut_utf8(data: bytes, limit: int) -> bytes:
@@ -34,22 +35,25 @@ def bounded_text(data: bytes, limit: int) -> tuple[str, bool]:
 class LineSplitter:
     """Cuts a file's chunks into complete lines, however the file was chunked.
 
-    A line held across chunks keeps only its first `limit + 1` bytes, so an endless line
-    costs `limit + 1` bytes. Parsers treat every line longer than `limit` as cut there,
-    whether it came whole in one chunk or not, so chunking never changes a record.
+    A line longer than `limit` comes out as its first `limit + 1` bytes followed by its
+    last `END_BYTES` bytes after those (its end, where docker's json-file writes the
+    stream and time), whether it came whole in one chunk or not, so chunking never
+    changes a record; an endless line costs `limit + 1 + END_BYTES` bytes. Parsers
+    treat every line longer than `limit` as cut there.
     """
 
-    __slots__ = ("_head", "_size", "limit", "start")
+    __slots__ = ("_end", "_head", "_size", "limit", "start")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.start = 0  # file offset of the unterminated line: everything before is split
         self._head = b""  # the unterminated line's first bytes, at most `limit + 1`
+        self._end = b""  # and its last bytes after those, at most END_BYTES
         self._size = 0  # the unterminated line's full length so far
 
     @property
     def held(self) -> int:
-        return len(self._head)
+        return len(self._head) + len(self._end)
 
     def split(self, data: bytes, start: int) -> list[Run]:
         """The lines that `data`, the file's bytes from `start`, completes, in file order."""
@@ -61,16 +65,19 @@ class LineSplitter:
             self._hold(tail)
             return []
         runs: list[Run] = []
-        if self._size > self.limit:  # the held head stands for the whole overlong line
-            runs.append(([self._head], line_start))
+        if self._size > self.limit:  # the held line is overlong: keep its end too
+            self._hold(lines[0])
+            runs.append(([self._head + self._end], line_start))
             line_start = start + len(lines[0]) + 1
             del lines[0]
         elif self._size:
             lines[0] = self._head + lines[0]
         if lines:
+            if max(map(len, lines)) > self.limit:
+                lines = [self._clip(line) for line in lines]
             runs.append((lines, line_start))
         self.start = start + len(data) - len(tail)
-        self._head = b""
+        self._head = self._end = b""
         self._size = 0
         self._hold(tail)
         return runs
@@ -79,16 +86,27 @@ class LineSplitter:
         """The unterminated line as a run of its own (no more bytes will come), if any."""
         if not self._size:
             return None
-        run = ([self._head], self.start)
+        run = ([self._clip(self._head + self._end)], self.start)
         self.start += self._size
-        self._head = b""
+        self._head = self._end = b""
         self._size = 0
         return run
 
+    def _clip(self, line: bytes) -> bytes:
+        """A whole line as an overlong one comes out: its head and its end."""
+        head = self.limit + 1
+        if len(line) <= head + END_BYTES:
+            return line
+        return line[:head] + line[-END_BYTES:]
+
     def _hold(self, piece: bytes) -> None:
         self._size += len(piece)
-        if len(self._head) <= self.limit:
-            self._head = (self._head + piece)[: self.limit + 1]
+        room = self.limit + 1 - len(self._head)
+        if room > 0:
+            self._head += piece[:room]
+            piece = piece[room:]
+        if piece:
+            self._end = (self._end + piece)[-END_BYTES:]
 
 
 class _Group:

@@ -6,6 +6,7 @@ from pathlib import Path
 from shipper.observe.metrics import Metrics
 from shipper.record import Record
 from shipper.transforms.detect import LINE_SLACK, make_decoder
+from shipper.transforms.lines import END_BYTES
 from tests.transforms.conftest import Decode, FakeClock, Feed
 
 T1 = "2024-05-01T12:00:00.1Z"
@@ -96,6 +97,10 @@ def test_malformed_lines_are_shipped_raw_and_counted(
         f"{T1} stdout X bad tag".encode(),
         f"{T1} stdout".encode(),
         b'{"log":"json in a CRI file\\n"}',
+        b"2024-13-45T99:99:99Z stdout F timestamp-shaped garbage",
+        b"2024-02-30T12:00:00.5Z stdout F thirty february",
+        b"2024-05-01T12:00:00+99:99 stdout F offset out of range",
+        b"9999-12-31T23:30:00-01:00 stderr F year 10000 in UTC",
     ]
     good = line(T1, "stdout", "F", "first")
     records = decode(good + b"\n".join(bad) + b"\r\n")
@@ -161,7 +166,8 @@ def test_an_endless_line_holds_bounded_memory_and_yields_one_cut_record(
     for _ in range(400):  # 100 MiB
         assert list(decoder.feed(chunk, offset)) == []
         offset += len(chunk)
-        assert decoder.buffered_bytes <= limit + LINE_SLACK + 1  # type: ignore[attr-defined]
+        held = decoder.buffered_bytes  # type: ignore[attr-defined]
+        assert held <= limit + LINE_SLACK + 1 + END_BYTES
         assert decoder.resume_offset == 0
     after = line(T2, "stderr", "F", "next")
     records = list(decoder.feed(b"yy\n" + after, offset))

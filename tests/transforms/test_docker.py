@@ -71,6 +71,9 @@ def test_malformed_lines_are_shipped_raw_and_counted(
         b'{"log":"x\\n","stream":["stdout"],"time":"2016-10-20T18:39:20Z"}',
         b'{"log":"x\\n","stream":"stdout","time":"yesterday"}',
         b'{"log":"x\\n","stream":"stdout"}',
+        b'{"log":"x\\n","stream":"stdout","time":"2024-13-45T99:99:99Z"}',
+        b'{"log":"x\\n","stream":"stdout","time":"2023-02-29T12:00:00.5Z"}',
+        b'{"log":"x\\n","stream":"stdout","time":"0001-01-01T00:30:00+01:00"}',
         b'["log","stream","time"]',
         b'"just a string"',
         b"2016-10-20T18:39:20Z stdout F a CRI line in a docker file",
@@ -104,18 +107,49 @@ def test_a_long_record_is_cut_at_a_utf8_boundary(decode: Decode) -> None:
     assert decode(joined, max_record_bytes=10) == [Record(T1, "stdout", "€€€", 0, truncated=True)]
 
 
-def test_a_line_too_long_to_be_a_docker_line_is_shipped_raw_and_cut(decode: Decode) -> None:
+def test_a_line_too_long_to_be_held_keeps_its_stream_and_time_and_is_cut(
+    decode: Decode, counted: Callable[..., float]
+) -> None:
     first = entry("a\n")
-    huge = entry("x" * (100 + LINE_SLACK) + "\n")
-    records = decode(first + huge, max_record_bytes=100)
-    assert records[0].log == "a"
-    raw = records[1]
-    assert (raw.stream, raw.log, raw.offset, raw.truncated) == (
-        "unknown",
-        huge[:100].decode(),
-        len(first),
-        True,
-    )
+    huge = entry("x" * (100 + LINE_SLACK) + "\n", "stderr", T2)
+    endless = entry("y" * (5 * LINE_SLACK) + "\n", ts=T3)  # far longer: only its end is kept
+    data = first + huge + endless
+    expected = [
+        Record(T1, "stdout", "a", 0),
+        Record(T2, "stderr", "x" * 100, len(first), truncated=True),
+        Record(T3, "stdout", "y" * 100, len(first) + len(huge), truncated=True),
+    ]
+    assert decode(data, max_record_bytes=100) == expected
+    assert decode(data, max_record_bytes=100, chunk=1000) == expected
+    assert counted("shipper_records_malformed_total") == 0
+
+
+def test_a_long_line_cut_inside_an_escape_keeps_the_text_before_it(decode: Decode) -> None:
+    for escape in (r"\u00e9", r"\ud83d\ude00", r"\\\"", r"\t"):
+        body = escape * (200 + LINE_SLACK)
+        line = b'{"log":"' + body.encode() + b'\\n","stream":"stdout","time":"' + T1.encode()
+        [record] = decode(line + b'"}\n', max_record_bytes=100)
+        assert (record.stream, record.time, record.truncated) == ("stdout", T1, True)
+        expected = orjson.loads(b'"' + escape.encode() + b'"') * 100
+        assert expected.encode()[: len(record.log.encode())] == record.log.encode()
+        assert len(record.log.encode()) > 90
+
+
+def test_a_long_line_that_is_not_one_docker_entry_is_shipped_raw(
+    decode: Decode, counted: Callable[..., float]
+) -> None:
+    long = "z" * (100 + LINE_SLACK)
+    bad = [
+        orjson.dumps({"log": "short\n", "stream": "stdout", "time": T1, "x": long}),
+        orjson.dumps({"log": long, "stream": "stdin", "time": T1}),
+        orjson.dumps({"log": long, "stream": "stdout", "time": "2024-02-30T00:00:00Z"}),
+        orjson.dumps({"stream": "stdout", "time": T1, "log": long}),
+        long.encode() + b'","stream":"stdout","time":"' + T1.encode() + b'"}',
+    ]
+    records = decode(entry("a\n") + b"\n".join(bad) + b"\n", max_record_bytes=100)
+    assert [r.stream for r in records] == ["stdout"] + ["unknown"] * len(bad)
+    assert all(r.truncated for r in records[1:])
+    assert counted("shipper_records_malformed_total") == len(bad)
 
 
 def test_a_group_left_open_is_flushed_after_the_partial_timeout(

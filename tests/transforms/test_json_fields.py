@@ -11,7 +11,12 @@ from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Record, Records
 from shipper.settings import Settings
 from shipper.transforms.document import DocumentEncoder
-from shipper.transforms.json_fields import JsonFields, json_wanted
+from shipper.transforms.json_fields import (
+    MAX_JSON_CHARS,
+    MAX_JSON_DEPTH,
+    JsonFields,
+    json_wanted,
+)
 from tests.transforms.test_multiline import File, cri, pod
 
 FIELDS = {"docker": {"container_id": "ab" * 32}, "kubernetes": {"pod_name": "web-1"}}
@@ -41,7 +46,8 @@ def encode(key: str | None, *logs: str, truncated: bool = False) -> list[dict[st
     ]
     docs = [strict(doc) for doc in encoder.encode(Records.of(records), ticket).docs]
     failures = metrics.registry.get_sample_value("shipper_json_parse_failures_total")
-    return [*docs, {"failures": failures}]
+    dropped = metrics.registry.get_sample_value("shipper_json_keys_dropped_total")
+    return [*docs, {"failures": failures, "dropped": dropped}]
 
 
 def test_a_json_object_goes_under_the_key_and_log_is_kept() -> None:
@@ -112,6 +118,69 @@ def test_an_empty_key_merges_at_the_top_level_and_ours_win() -> None:
     }
 
 
+def test_dotted_keys_that_would_expand_into_our_fields_are_left_out_and_counted() -> None:
+    spoof = {
+        "kubernetes.namespace_name": "kube-system",
+        "docker.container_id": "theirs",
+        "@timestamp.date": "1999",
+        "log.level": "error",
+        "stream.name": "x",
+        "log_truncated.x": 1,
+        "kubernetes": {"pod_name": "spoofed"},
+        "kubernetesx": 1,
+        "app.kubernetes": 2,
+        "level": "warn",
+    }
+    [doc, counted] = encode("", json.dumps(spoof))
+    assert {k: v for k, v in doc.items() if k not in ("log",)} == {
+        "@timestamp": "2024-05-01T12:00:00.5Z",
+        "stream": "stdout",
+        "kubernetesx": 1,
+        "app.kubernetes": 2,
+        "level": "warn",
+        **FIELDS,
+    }
+    assert counted["dropped"] == 7 and counted["failures"] == 0
+    [under_key, counted] = encode("json", json.dumps(spoof))
+    assert under_key["json"] == spoof  # under a key of ours they expand under it: harmless
+    assert counted["dropped"] == 0
+
+
+def _nested(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+def test_deep_objects_stay_text_well_below_what_orjson_can_encode() -> None:
+    deep = [_nested(MAX_JSON_DEPTH + 1), _nested(255), "[" * 1000 + "]" * 1000]
+    deep.append('{"a":' + "[" * 500 + "]" * 500 + "}")
+    docs = encode("", _nested(MAX_JSON_DEPTH), *deep)
+    assert docs[0]["a"]["a"]["a"]
+    assert [set(doc) for doc in docs[1:-1]] == [{"@timestamp", "stream", "log", *FIELDS}] * 4
+    assert docs[-1]["failures"] == 4
+    brackets_in_text = json.dumps({"msg": "{[" * 100})  # many brackets, but in a string
+    assert encode("json", brackets_in_text)[0]["json"] == {"msg": "{[" * 100}
+
+
+def test_integers_beyond_64_bits_stay_text_and_64_bit_ones_stay_exact() -> None:
+    edges = '{"u": 18446744073709551615, "i": -9223372036854775808, "s": "18446744073709551616"}'
+    [exact, big, small, counted] = encode(
+        "json", edges, '{"n": 18446744073709551616}', '{"n": [-9223372036854775809]}'
+    )
+    assert exact["json"] == {"u": 2**64 - 1, "i": -(2**63), "s": "18446744073709551616"}
+    assert "json" not in big and big["log"] == '{"n": 18446744073709551616}'
+    assert "json" not in small
+    assert counted["failures"] == 2
+
+
+def test_a_message_over_the_size_cap_stays_text() -> None:
+    small = json.dumps({"msg": "x" * 1000})
+    big = json.dumps({"msg": "x" * MAX_JSON_CHARS})
+    [kept, text, counted] = encode("json", small, big)
+    assert kept["json"] == {"msg": "x" * 1000}
+    assert "json" not in text and text["log"] == big
+    assert counted["failures"] == 1
+
+
 def test_a_truncated_record_is_plain_text() -> None:
     [doc, counted] = encode("", '{"msg": "long', truncated=True)
     assert doc["log_truncated"] is True and "msg" not in doc
@@ -126,7 +195,7 @@ def test_without_parsing_documents_are_as_before_and_nothing_is_counted() -> Non
 
 
 def test_a_key_naming_one_of_our_fields_is_refused() -> None:
-    for key in ("log", "kubernetes", "@timestamp"):
+    for key in ("log", "kubernetes", "@timestamp", "kubernetes.labels", "docker.x"):
         with pytest.raises(ValueError, match="SHIPPER_MERGE_JSON_KEY"):
             JsonFields(key, Metrics())
 

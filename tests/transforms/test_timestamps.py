@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shipper.transforms.timestamps import epoch_seconds, is_timestamp, now_rfc3339, to_utc
+from shipper.transforms.timestamps import (
+    ALL_ZULU,
+    epoch_seconds,
+    is_timestamp,
+    now_rfc3339,
+    to_utc,
+)
 
 
 @pytest.mark.parametrize(
@@ -101,10 +107,66 @@ def test_is_timestamp_rejects_other_shapes(ts: str) -> None:
     assert not is_timestamp(ts.encode())
 
 
-def test_out_of_range_fields_roll_over_instead_of_raising() -> None:
-    assert is_timestamp(b"2024-13-32T25:61:61+01:00")
-    assert to_utc("2024-13-32T25:61:61+01:00") == "2025-02-02T01:02:01Z"
-    assert epoch_seconds("2024-13-32T25:61:61Z") == epoch_seconds("2025-02-02T02:02:01Z")
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "2024-13-45T99:99:99Z",
+        "2024-00-10T12:00:00Z",
+        "2024-05-00T12:00:00Z",
+        "2024-02-30T12:00:00Z",
+        "2023-02-29T12:00:00Z",
+        "1900-02-29T12:00:00Z",
+        "2024-04-31T12:00:00Z",
+        "2024-05-01T24:00:00Z",
+        "2024-05-01T12:60:00Z",
+        "2024-05-01T12:00:60Z",
+        "0000-05-01T12:00:00Z",
+        "2024-05-01T12:00:00+99:99",
+        "2024-05-01T12:00:00+24:00",
+        "2024-05-01T12:00:00-05:60",
+        "0001-01-01T00:30:00+01:00",  # year 0 in UTC
+        "9999-12-31T23:30:00.5-01:00",  # year 10000 in UTC
+    ],
+)
+def test_is_timestamp_rejects_times_that_are_not_on_the_calendar(ts: str) -> None:
+    assert not is_timestamp(ts.encode())
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "2024-02-29T23:59:59.999999999Z",
+        "2000-02-29T00:00:00Z",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T00:30:00-01:00",
+        "9999-12-31T23:30:00+01:00",
+        "2024-05-01T12:00:00-23:59",
+    ],
+)
+def test_is_timestamp_accepts_the_edges_of_the_calendar(ts: str) -> None:
+    assert is_timestamp(ts.encode())
+
+
+@given(
+    st.integers(0, 10000),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.integers(0, 24),
+    st.integers(0, 60),
+    st.integers(0, 60),
+)
+def test_is_timestamp_agrees_with_datetime_on_every_z_time(
+    year: int, month: int, day: int, hour: int, minute: int, second: int
+) -> None:
+    ts = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}Z"
+    try:
+        datetime(year, month, day, hour, minute, second)
+        valid = True
+    except ValueError:
+        valid = False
+    assert is_timestamp(ts.encode()) is valid
+    assert (ALL_ZULU(f"2024-05-01T12:00:00Z\n{ts}".encode()) is not None) is valid
 
 
 def test_now_rfc3339_is_utc_with_nine_fraction_digits() -> None:
