@@ -14,8 +14,8 @@ from typing import Any
 from orjson import JSONDecodeError, loads
 
 from shipper.record import Record, Records
+from shipper.timestamps import is_timestamp
 from shipper.transforms.lines import Assembler, bounded_text
-from shipper.transforms.timestamps import is_timestamp
 
 _STREAMS = {"stdout": "stdout", "stderr": "stderr"}
 _LOG_START = b'{"log":"'
