@@ -31,14 +31,14 @@ from shipper.record import AckTracker, Documents, Records
 from shipper.settings import Settings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.consumer import FileConsumer, FileInfo
-from shipper.transforms.decoder import Decoder
-from shipper.transforms.detect import make_decoder
-from shipper.transforms.document import DocumentEncoder
-from shipper.transforms.enrich import TRUNCATED_KEY, Enricher
-from shipper.transforms.json_fields import JsonFields, json_wanted
+from shipper.transforms.decoding.decoder import Decoder
+from shipper.transforms.decoding.detect import make_decoder
+from shipper.transforms.encoding.document import DocumentEncoder
+from shipper.transforms.encoding.json_fields import JsonFields, json_wanted
+from shipper.transforms.enrichment.enrich import TRUNCATED_KEY, Enricher
+from shipper.transforms.enrichment.naming import names_from_path
 from shipper.transforms.kubernetes import PodMetadata
-from shipper.transforms.multiline import TraceJoiner, multiline_kind, rules_for
-from shipper.transforms.naming import names_from_path
+from shipper.transforms.multiline.joiner import TraceJoiner, multiline_kind, rules_for
 
 log = logging.getLogger("shipper.pipeline")
 

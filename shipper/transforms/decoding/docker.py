@@ -15,7 +15,7 @@ from orjson import JSONDecodeError, loads
 
 from shipper.record import Record, Records
 from shipper.timestamps import is_timestamp
-from shipper.transforms.lines import Assembler, bounded_text
+from shipper.transforms.decoding.lines import Assembler, bounded_text
 
 _STREAMS = {"stdout": "stdout", "stderr": "stderr"}
 _LOG_START = b'{"log":"'

@@ -17,10 +17,10 @@ from shipper.record import AckTracker, Documents, Record
 from shipper.settings import Settings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.consumer import FileInfo
-from shipper.transforms.enrich import Enricher
+from shipper.transforms.enrichment.enrich import Enricher
+from shipper.transforms.enrichment.naming import FileNames
 from shipper.transforms.kubernetes import PodMetadata
-from shipper.transforms.multiline import TraceJoiner, multiline_kind, rules_for
-from shipper.transforms.naming import FileNames
+from shipper.transforms.multiline.joiner import TraceJoiner, multiline_kind, rules_for
 from tests.transforms.conftest import FakeClock
 
 PATH = "/var/log/pods/default_web-1_0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0/app/0.log"

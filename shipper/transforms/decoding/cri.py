@@ -19,7 +19,7 @@ from operator import add, itemgetter
 
 from shipper.record import Record, Records
 from shipper.timestamps import ALL_ZULU, ZULU, is_timestamp
-from shipper.transforms.lines import Assembler, bounded_text
+from shipper.transforms.decoding.lines import Assembler, bounded_text
 
 _STREAMS = {b"stdout": "stdout", b"stderr": "stderr"}
 _ONE_ZULU = re.compile(ZULU).fullmatch

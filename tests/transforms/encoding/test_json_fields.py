@@ -10,14 +10,14 @@ import pytest
 from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Record, Records
 from shipper.settings import Settings
-from shipper.transforms.document import DocumentEncoder
-from shipper.transforms.json_fields import (
+from shipper.transforms.encoding.document import DocumentEncoder
+from shipper.transforms.encoding.json_fields import (
     MAX_JSON_CHARS,
     MAX_JSON_DEPTH,
     JsonFields,
     json_wanted,
 )
-from tests.transforms.test_multiline import File, cri, pod
+from tests.transforms.multiline.test_joiner import File, cri, pod
 
 FIELDS = {"docker": {"container_id": "ab" * 32}, "kubernetes": {"pod_name": "web-1"}}
 NESTED = '{"level":"info","http":{"status":503,"path":"/orders","retries":[1,2]},"ok":false}'

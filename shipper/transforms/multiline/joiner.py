@@ -25,9 +25,9 @@ from operator import itemgetter
 
 from shipper.record import Record
 from shipper.settings import Settings
+from shipper.transforms.decoding.lines import bounded_text
 from shipper.transforms.kubernetes import PodMetadata
-from shipper.transforms.lines import bounded_text
-from shipper.transforms.multiline_rules import RULES, Rules, Step
+from shipper.transforms.multiline.rules import RULES, Rules, Step
 
 IDLE_SECONDS = 1.0
 _FIRST = itemgetter(slice(0, 1))
