@@ -25,8 +25,6 @@ from typing import Any
 from orjson import JSONDecodeError, JSONEncodeError, dumps, loads
 
 from shipper.observe.metrics import Metrics
-from shipper.settings import Settings
-from shipper.transforms.kubernetes import PodMetadata
 
 # Every top-level field a document of ours may carry (see DocumentEncoder).
 OUR_FIELDS = frozenset({"@timestamp", "stream", "log", "log_truncated", "docker", "kubernetes"})
@@ -42,14 +40,6 @@ def names_our_field(key: str) -> bool:
     """Whether `key`, as a top-level field, is or expands into one of ours (Elasticsearch
     reads `kubernetes.pod_name` as the field `pod_name` of the object `kubernetes`)."""
     return key.partition(".")[0] in OUR_FIELDS
-
-
-def json_wanted(settings: Settings, meta: PodMetadata | None) -> bool:
-    """The pod's `shipper.io/parser` annotation decides (`json` on, any other value off),
-    else `SHIPPER_MERGE_JSON`."""
-    if meta is not None and meta.parser:
-        return meta.parser.lower() == "json"
-    return settings.merge_json
 
 
 class JsonFields:

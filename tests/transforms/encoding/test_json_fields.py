@@ -15,7 +15,6 @@ from shipper.transforms.encoding.json_fields import (
     MAX_JSON_CHARS,
     MAX_JSON_DEPTH,
     JsonFields,
-    json_wanted,
 )
 from tests.transforms.multiline.test_joiner import File, cri, pod
 
@@ -198,15 +197,6 @@ def test_a_key_naming_one_of_our_fields_is_refused() -> None:
     for key in ("log", "kubernetes", "@timestamp", "kubernetes.labels", "docker.x"):
         with pytest.raises(ValueError, match="SHIPPER_MERGE_JSON_KEY"):
             JsonFields(key, Metrics())
-
-
-def test_the_pod_annotation_decides_over_the_setting() -> None:
-    assert json_wanted(Settings(merge_json=False), pod(parser="json")) is True
-    assert json_wanted(Settings(merge_json=False), pod(parser="JSON")) is True
-    assert json_wanted(Settings(merge_json=True), pod(parser="text")) is False
-    assert json_wanted(Settings(merge_json=True), pod()) is True
-    assert json_wanted(Settings(merge_json=True), None) is True
-    assert json_wanted(Settings(), None) is False
 
 
 def test_a_file_parses_from_the_moment_its_pod_asks() -> None:
