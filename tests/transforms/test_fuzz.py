@@ -20,7 +20,8 @@ from shipper.record import AckTracker, Records
 from shipper.timestamps import is_timestamp
 from shipper.transforms.decoding.detect import DetectingDecoder
 from shipper.transforms.encoding.document import DocumentEncoder
-from shipper.transforms.encoding.json_fields import OUR_FIELDS, JsonFields, names_our_field
+from shipper.transforms.encoding.json_fields import JsonFields
+from shipper.transforms.encoding.our_fields import OUR_FIELDS, names_our_field
 from shipper.transforms.enrichment.enrich import capped
 
 EXAMPLES = int(os.environ.get("SHIPPER_FUZZ_EXAMPLES", "300"))
