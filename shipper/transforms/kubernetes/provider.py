@@ -113,11 +113,9 @@ class KubernetesMetadata:
             finally:
                 self._waiters.forget(key, waits[0])
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """List and watch until `stop` is set. API errors are counted and retried, never raised."""
-        if self._client is None:
-            log.info("Kubernetes metadata is off: no API server URL")
-            return
+    def _watches(self, client: KubeClient) -> list[ListWatch]:
+        """The pods' list and watch (this node's pods only, when NODE_NAME is set), and the
+        namespaces' when their labels are wanted."""
         node = self._settings.node_name
         if node:
             pod_params = {"fieldSelector": f"spec.nodeName={node}"}
@@ -129,7 +127,7 @@ class KubernetesMetadata:
             )
         watches = [
             ListWatch(
-                self._client,
+                client,
                 "/api/v1/pods",
                 pod_params,
                 self._replace_pods,
@@ -142,7 +140,7 @@ class KubernetesMetadata:
         if self._settings.kube_namespace_labels:
             watches.append(
                 ListWatch(
-                    self._client,
+                    client,
                     "/api/v1/namespaces",
                     {},
                     self._replace_namespaces,
@@ -152,6 +150,14 @@ class KubernetesMetadata:
                     self._backoff_cap,
                 )
             )
+        return watches
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """List and watch until `stop` is set. API errors are counted and retried, never raised."""
+        if self._client is None:
+            log.info("Kubernetes metadata is off: no API server URL")
+            return
+        watches = self._watches(self._client)
         tasks = [
             asyncio.create_task(w.run(), name=f"kubernetes-watch-{i}")
             for i, w in enumerate(watches)
