@@ -34,7 +34,7 @@ from shipper.settings import Settings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.source import TailSource
 from shipper.supervisor import Supervisor
-from shipper.transforms.enrich import Enricher
+from shipper.transforms.enrichment.enrich import Enricher
 from shipper.transforms.kubernetes import KubernetesMetadata
 
 log = logging.getLogger("shipper.agent")

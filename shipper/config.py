@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from shipper.redact import MASK, redact
 from shipper.settings import Output, Settings
-from shipper.transforms.json_fields import names_our_field
+from shipper.transforms.encoding.our_fields import names_our_field
 from shipper.units import parse_duration, parse_size
 
 T = TypeVar("T")

@@ -31,14 +31,15 @@ from shipper.record import AckTracker, Documents, Records
 from shipper.settings import Settings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.consumer import FileConsumer, FileInfo
-from shipper.transforms.decoder import Decoder
-from shipper.transforms.detect import make_decoder
-from shipper.transforms.document import DocumentEncoder
-from shipper.transforms.enrich import TRUNCATED_KEY, Enricher
-from shipper.transforms.json_fields import JsonFields, json_wanted
+from shipper.transforms.decoding.decoder import Decoder
+from shipper.transforms.decoding.detect import make_decoder
+from shipper.transforms.encoding.document import DocumentEncoder
+from shipper.transforms.encoding.json_fields import JsonFields
+from shipper.transforms.enrichment.enrich import TRUNCATED_KEY, Enricher
+from shipper.transforms.enrichment.naming import names_from_path
+from shipper.transforms.enrichment.options import FileOptions, file_options
 from shipper.transforms.kubernetes import PodMetadata
-from shipper.transforms.multiline import TraceJoiner, multiline_kind, rules_for
-from shipper.transforms.naming import names_from_path
+from shipper.transforms.multiline.joiner import TraceJoiner, rules_for
 
 log = logging.getLogger("shipper.pipeline")
 
@@ -104,14 +105,13 @@ class FilePipeline:
         self._joiner: TraceJoiner | None = None
         self.names = names_from_path(file.path, file.link)
         meta = pipeline.enricher.known(self.names)
-        self._excluded = meta is not None and meta.excluded
         self._encoder = DocumentEncoder(file.key, self.names.container_id, self._fields(meta))
         # Reads wait here, neither joined nor ticketed, while the pod's metadata (which
         # may ask for trace joining) is looked up: a bounded time.
         self._held: list[_Read] | None = None
         self._backlog: deque[_Pending] = deque()  # in file order
         self._issued = tracker.committed  # the resume offset of the last ticket issued
-        self._structure(meta)
+        self._configure(file_options(pipeline.settings, meta))
         if meta is None and pipeline.enricher.can_know(self.names):
             self._held = []
             pipeline.spawn(self._await_metadata())
@@ -124,8 +124,7 @@ class FilePipeline:
         """Use this pod metadata from now on (documents already encoded keep theirs)."""
         if meta is not None:
             self._encoder.set_fields(self._fields(meta))
-            self._excluded = meta.excluded
-            self._structure(meta)
+            self._configure(file_options(self._pipeline.settings, meta))
 
     def feed(self, data: bytes, start: int) -> None:
         decoder = self._decoder
@@ -163,11 +162,12 @@ class FilePipeline:
             self._pipeline.metrics.kubernetes_metadata_truncated.inc()
         return fields
 
-    def _structure(self, meta: PodMetadata | None) -> None:
-        """JSON parsing and trace joining as the pod's annotations (else the settings) ask."""
+    def _configure(self, options: FileOptions) -> None:
+        """Exclusion, JSON parsing and trace joining as the file's options say."""
         pipeline = self._pipeline
-        self._encoder.json = pipeline.json_fields if json_wanted(pipeline.settings, meta) else None
-        kind = multiline_kind(pipeline.settings, meta)
+        self._excluded = options.excluded
+        self._encoder.json = pipeline.json_fields if options.merge_json else None
+        kind = options.multiline
         joiner = self._joiner
         if joiner is None:
             if kind:

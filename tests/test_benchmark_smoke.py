@@ -25,7 +25,7 @@ from benchmarks.run import main
 from benchmarks.scenarios import prepare_tree
 from benchmarks.writers import PacedWriter, cri_time, make_container
 from shipper.sinks.bulk import parse_bulk_response
-from shipper.transforms.naming import names_from_path
+from shipper.transforms.enrichment.naming import names_from_path
 
 ONCE_FIELDS = (
     "records_per_s",

@@ -12,7 +12,7 @@ from shipper.pipeline import FilePipeline, Pipeline
 from shipper.record import AckTracker, Documents, ack_all
 from shipper.settings import Settings
 from shipper.sources.tail.consumer import FileInfo
-from shipper.transforms.enrich import Enricher
+from shipper.transforms.enrichment.enrich import Enricher
 
 
 def block(name: str) -> Documents:

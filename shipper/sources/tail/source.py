@@ -32,7 +32,7 @@ from shipper.sources.tail.readers import Reader, open_reader
 from shipper.sources.tail.rotations import Rotation, live_path, rotations
 from shipper.sources.tail.scan import Match, Scanner
 from shipper.sources.tail.watch import Watcher
-from shipper.transforms.naming import names_from_path
+from shipper.transforms.enrichment.naming import names_from_path
 
 log = logging.getLogger("shipper.tail")
 

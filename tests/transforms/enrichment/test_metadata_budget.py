@@ -17,8 +17,8 @@ from shipper.record import AckTracker, Documents
 from shipper.settings import Settings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.consumer import FileInfo
-from shipper.transforms.enrich import TRUNCATED_KEY, Enricher, capped
-from tests.transforms.test_multiline import PATH, cri, pod
+from shipper.transforms.enrichment.enrich import TRUNCATED_KEY, Enricher, capped
+from tests.transforms.multiline.test_joiner import PATH, cri, pod
 
 LABELS = {f"team.example.com/label-{i:04d}": "v" * 70 for i in range(1000)}  # ~100 B each
 ANNOTATION = {"big": "a" * (256 * 1024)}

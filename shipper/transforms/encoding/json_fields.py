@@ -25,31 +25,14 @@ from typing import Any
 from orjson import JSONDecodeError, JSONEncodeError, dumps, loads
 
 from shipper.observe.metrics import Metrics
-from shipper.settings import Settings
-from shipper.transforms.kubernetes import PodMetadata
+from shipper.transforms.encoding.our_fields import OUR_FIELDS, names_our_field
 
-# Every top-level field a document of ours may carry (see DocumentEncoder).
-OUR_FIELDS = frozenset({"@timestamp", "stream", "log", "log_truncated", "docker", "kubernetes"})
 _FIRST = itemgetter(slice(0, 1))
 _HEAD = itemgetter(0)
 MAX_JSON_CHARS = 256 * 1024  # longer messages stay text: their fields would double the document
 MAX_JSON_DEPTH = 64  # deeper objects stay text (orjson cannot encode past 254)
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1  # what orjson reads as an exact integer
 _LONG_DIGITS = re.compile(r"\d{20}|-\d{19}").search  # a number that may not fit in 64 bits
-
-
-def names_our_field(key: str) -> bool:
-    """Whether `key`, as a top-level field, is or expands into one of ours (Elasticsearch
-    reads `kubernetes.pod_name` as the field `pod_name` of the object `kubernetes`)."""
-    return key.partition(".")[0] in OUR_FIELDS
-
-
-def json_wanted(settings: Settings, meta: PodMetadata | None) -> bool:
-    """The pod's `shipper.io/parser` annotation decides (`json` on, any other value off),
-    else `SHIPPER_MERGE_JSON`."""
-    if meta is not None and meta.parser:
-        return meta.parser.lower() == "json"
-    return settings.merge_json
 
 
 class JsonFields:

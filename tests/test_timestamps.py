@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shipper.transforms.timestamps import (
+from shipper.timestamps import (
     ALL_ZULU,
     epoch_seconds,
     is_timestamp,

@@ -24,23 +24,14 @@ from itertools import compress
 from operator import itemgetter
 
 from shipper.record import Record
-from shipper.settings import Settings
-from shipper.transforms.kubernetes import PodMetadata
-from shipper.transforms.lines import bounded_text
-from shipper.transforms.multiline_rules import RULES, Rules, Step
+from shipper.transforms.decoding.lines import bounded_text
+from shipper.transforms.multiline.rules import RULES, Rules, Step
 
 IDLE_SECONDS = 1.0
 _FIRST = itemgetter(slice(0, 1))
 MAX_SPANS = 256  # closed traces remembered for restart points; beyond, merged into one
 
 Span = tuple[int, int, int]  # (first line offset, last line offset, base) of a closed trace
-
-
-def multiline_kind(settings: Settings, meta: PodMetadata | None) -> str | None:
-    """The pod's `shipper.io/multiline` annotation, else `SHIPPER_MULTILINE` (or None)."""
-    if meta is not None and meta.multiline:
-        return meta.multiline
-    return settings.multiline
 
 
 class _Trace:

@@ -10,14 +10,13 @@ import pytest
 from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Record, Records
 from shipper.settings import Settings
-from shipper.transforms.document import DocumentEncoder
-from shipper.transforms.json_fields import (
+from shipper.transforms.encoding.document import DocumentEncoder
+from shipper.transforms.encoding.json_fields import (
     MAX_JSON_CHARS,
     MAX_JSON_DEPTH,
     JsonFields,
-    json_wanted,
 )
-from tests.transforms.test_multiline import File, cri, pod
+from tests.transforms.multiline.test_joiner import File, cri, pod
 
 FIELDS = {"docker": {"container_id": "ab" * 32}, "kubernetes": {"pod_name": "web-1"}}
 NESTED = '{"level":"info","http":{"status":503,"path":"/orders","retries":[1,2]},"ok":false}'
@@ -198,15 +197,6 @@ def test_a_key_naming_one_of_our_fields_is_refused() -> None:
     for key in ("log", "kubernetes", "@timestamp", "kubernetes.labels", "docker.x"):
         with pytest.raises(ValueError, match="SHIPPER_MERGE_JSON_KEY"):
             JsonFields(key, Metrics())
-
-
-def test_the_pod_annotation_decides_over_the_setting() -> None:
-    assert json_wanted(Settings(merge_json=False), pod(parser="json")) is True
-    assert json_wanted(Settings(merge_json=False), pod(parser="JSON")) is True
-    assert json_wanted(Settings(merge_json=True), pod(parser="text")) is False
-    assert json_wanted(Settings(merge_json=True), pod()) is True
-    assert json_wanted(Settings(merge_json=True), None) is True
-    assert json_wanted(Settings(), None) is False
 
 
 def test_a_file_parses_from_the_moment_its_pod_asks() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from shipper.record import AckTracker, Documents, Record, Records
-from shipper.transforms.document import DocumentEncoder, file_fields
+from shipper.transforms.encoding.document import DocumentEncoder, file_fields
 
 CID = "ab" * 32
 FIELDS = file_fields("default", "web-7d9c", "nginx", "0b1c2d3e-4f50", CID, {"host": "node-1"})

@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 
 from shipper.record import Documents, Records, Ticket
-from shipper.transforms.json_fields import JsonFields
-from shipper.transforms.timestamps import to_utc
+from shipper.timestamps import to_utc
+from shipper.transforms.encoding.json_fields import JsonFields
 
 _DOC = b'{"@timestamp":"%s","stream":"%s","log":%s%s\n'
 _TRUNCATED = b',"log_truncated":true'

@@ -6,7 +6,7 @@ import orjson
 
 from shipper.observe.metrics import Metrics
 from shipper.record import Record
-from shipper.transforms.detect import LINE_SLACK, make_decoder
+from shipper.transforms.decoding.detect import LINE_SLACK, make_decoder
 from tests.transforms.conftest import Decode, FakeClock
 
 T1 = "2016-10-20T18:39:20.57606443Z"

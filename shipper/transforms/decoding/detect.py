@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 from shipper.observe.metrics import Metrics
 from shipper.record import Records
-from shipper.transforms.cri import CriParser
-from shipper.transforms.decoder import Decoder
-from shipper.transforms.docker import DockerParser
-from shipper.transforms.lines import Assembler, LineSplitter
+from shipper.transforms.decoding.cri import CriParser
+from shipper.transforms.decoding.decoder import Decoder
+from shipper.transforms.decoding.docker import DockerParser
+from shipper.transforms.decoding.lines import Assembler, LineSplitter
 
 LINE_SLACK = 64 * 1024  # beyond max_record_bytes, room for a line's header or JSON escapes
 

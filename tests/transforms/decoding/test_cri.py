@@ -5,8 +5,8 @@ from pathlib import Path
 
 from shipper.observe.metrics import Metrics
 from shipper.record import Record
-from shipper.transforms.detect import LINE_SLACK, make_decoder
-from shipper.transforms.lines import END_BYTES
+from shipper.transforms.decoding.detect import LINE_SLACK, make_decoder
+from shipper.transforms.decoding.lines import END_BYTES
 from tests.transforms.conftest import Decode, FakeClock, Feed
 
 T1 = "2024-05-01T12:00:00.1Z"

@@ -14,8 +14,8 @@ from typing import Any
 from orjson import JSONDecodeError, loads
 
 from shipper.record import Record, Records
-from shipper.transforms.lines import Assembler, bounded_text
-from shipper.transforms.timestamps import is_timestamp
+from shipper.timestamps import is_timestamp
+from shipper.transforms.decoding.lines import Assembler, bounded_text
 
 _STREAMS = {"stdout": "stdout", "stderr": "stderr"}
 _LOG_START = b'{"log":"'

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shipper.record import Record, Records
-from shipper.transforms.timestamps import now_rfc3339
+from shipper.timestamps import now_rfc3339
 
 Run = tuple[list[bytes], int]  # complete lines (without b"\n") and the file offset of the first
 END_BYTES = 256  # of an overlong line, kept besides its head: where docker writes stream and time

@@ -18,8 +18,8 @@ from itertools import accumulate, repeat
 from operator import add, itemgetter
 
 from shipper.record import Record, Records
-from shipper.transforms.lines import Assembler, bounded_text
-from shipper.transforms.timestamps import ALL_ZULU, ZULU, is_timestamp
+from shipper.timestamps import ALL_ZULU, ZULU, is_timestamp
+from shipper.transforms.decoding.lines import Assembler, bounded_text
 
 _STREAMS = {b"stdout": "stdout", b"stderr": "stderr"}
 _ONE_ZULU = re.compile(ZULU).fullmatch

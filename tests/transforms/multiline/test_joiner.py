@@ -17,10 +17,10 @@ from shipper.record import AckTracker, Documents, Record
 from shipper.settings import Settings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.consumer import FileInfo
-from shipper.transforms.enrich import Enricher
+from shipper.transforms.enrichment.enrich import Enricher
+from shipper.transforms.enrichment.naming import FileNames
 from shipper.transforms.kubernetes import PodMetadata
-from shipper.transforms.multiline import TraceJoiner, multiline_kind, rules_for
-from shipper.transforms.naming import FileNames
+from shipper.transforms.multiline.joiner import TraceJoiner, rules_for
 from tests.transforms.conftest import FakeClock
 
 PATH = "/var/log/pods/default_web-1_0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0/app/0.log"
@@ -360,12 +360,6 @@ async def test_reads_wait_for_the_pod_rules_before_being_joined_or_ticketed() ->
     await f.pipeline.flushed()
     assert f.logs() == ["\n".join(SUPPRESSED[:3]), "done"]
     assert f.committed == len(data)
-
-
-def test_the_pod_annotation_wins_over_the_setting() -> None:
-    assert multiline_kind(Settings(multiline="java"), pod(multiline="go")) == "go"
-    assert multiline_kind(Settings(multiline="java"), pod(multiline=None)) == "java"
-    assert multiline_kind(Settings(), None) is None
 
 
 def pod(multiline: str | None = None, parser: str | None = None) -> PodMetadata:

@@ -18,7 +18,7 @@ import pytest
 from shipper.observe.metrics import Metrics
 from shipper.transforms.kubernetes import KubernetesMetadata, client
 from tests.fakes.kube_apiserver import FakeKubeApiServer, eventually, make_pod
-from tests.transforms.test_kubernetes_watch import errors, has, running, settings_for
+from tests.transforms.kubernetes.test_pod_watch import errors, has, running, settings_for
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 
 from shipper.settings import Settings
-from shipper.transforms.document import file_fields
+from shipper.transforms.encoding.document import file_fields
+from shipper.transforms.enrichment.naming import FileNames
 from shipper.transforms.kubernetes import KubernetesMetadata, PodMetadata
-from shipper.transforms.naming import FileNames
 
 METADATA_WAIT = 2.0
 TRUNCATED_KEY = "metadata_truncated"

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shipper.transforms.naming import FileNames, names_from_path
+from shipper.transforms.enrichment.naming import FileNames, names_from_path
 
 CID = "3f1e2d4c5b6a79880123456789abcdef0123456789abcdef0123456789abcdef"
 UID = "5c2a7e1e-9f3b-4d8a-b7c6-1a2b3c4d5e6f"

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from shipper.observe.metrics import Metrics
 from shipper.record import Record, Records
-from shipper.transforms.cri import CriParser
-from shipper.transforms.detect import DetectingDecoder
-from shipper.transforms.lines import Assembler
+from shipper.transforms.decoding.cri import CriParser
+from shipper.transforms.decoding.detect import DetectingDecoder
+from shipper.transforms.decoding.lines import Assembler
 from tests.transforms.conftest import feed_at
 
 # Small bounds, so that cut records and overlong lines come up often.
