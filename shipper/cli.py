@@ -173,16 +173,8 @@ def _variables_help() -> str:
     return "\n".join(lines)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="shipper",
-        description="Kubernetes node log agent: container logs to Elasticsearch.",
-        epilog=_variables_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"shipper {__version__}")
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-
+def _shared_flags() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The flags several commands take: where state and Elasticsearch are; what to read."""
     location = argparse.ArgumentParser(add_help=False)
     location.add_argument("--state-dir", metavar="DIR", help="positions and dead-letter file")
     location.add_argument(
@@ -195,6 +187,19 @@ def _parser() -> argparse.ArgumentParser:
     pipeline.add_argument(
         "--once", action="store_true", help="read every file to its end, deliver, exit"
     )
+    return location, pipeline
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shipper",
+        description="Kubernetes node log agent: container logs to Elasticsearch.",
+        epilog=_variables_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"shipper {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    location, pipeline = _shared_flags()
 
     run = commands.add_parser(
         "run",
