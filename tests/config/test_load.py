@@ -688,3 +688,24 @@ def test_explain_covers_every_setting_with_a_variable_shipper_reads() -> None:
     for line in shown:
         name = line.variable.removesuffix(" (resolved)")
         assert name in known or name == "--once", name
+
+
+def test_errors_come_in_the_order_check_config_lists_the_variables_pairs_last(
+    tmp_path: Path,
+) -> None:
+    pem = tmp_path / "key.pem"
+    pem.write_text("PEM")
+    env = {
+        "SHIPPER_LOG_FORMAT": "xml",
+        "SHIPPER_ES_CLIENT_KEY": str(pem),
+        "SHIPPER_KUBERNETES": "on",
+        "SHIPPER_FLUSH_INTERVAL": "abc",
+        "SHIPPER_READ_FROM": "middle",
+    }
+    assert [error.split("=", 1)[0] for error in errors_of(env)] == [
+        "SHIPPER_READ_FROM",
+        "SHIPPER_FLUSH_INTERVAL",
+        "SHIPPER_KUBERNETES",
+        "SHIPPER_LOG_FORMAT",
+        "SHIPPER_ES_CLIENT_KEY",
+    ]
