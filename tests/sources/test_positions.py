@@ -142,7 +142,7 @@ async def test_file_rotated_while_down_is_drained_at_restart(
     assert resumed.start == len(lines("A", 0, 10))
     assert resumed.info.key == first.consumer.files[0].info.key  # same record ids as before
     assert {f.info.link for f in second.consumer.files} == {str(link)}
-    await until(lambda: second.source.files_watched == 1)
+    await until(lambda: second.source.files_open == 1)
 
 
 async def test_a_file_name_that_is_not_utf8_is_saved_and_resumed(tails: TailFactory) -> None:

@@ -100,7 +100,8 @@ class TailSource:
         return self._started
 
     @property
-    def files_watched(self) -> int:
+    def files_open(self) -> int:
+        """Files open now (what the shipper_files_watched gauge shows)."""
         return len(self._files)
 
     @property
@@ -493,8 +494,8 @@ class TailSource:
             return
         self._next_flush = now + FLUSH_INTERVAL
         for f in self._files.values():
-            if f.file is not None:
-                f.file.flush_idle(now)
+            if f.consumer is not None:
+                f.consumer.flush_idle(now)
 
     async def _wait_idle(self, stop: asyncio.Event) -> None:
         """Nothing to read: wait for a file event, `stop`, or IDLE_WAIT (growth is polled)."""
