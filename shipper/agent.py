@@ -155,7 +155,7 @@ class Agent:
         try:
             await supervisor.run("tail", lambda: source.run(self.stop), until=self.stop)
             delivered = await self._drain(pipeline, sink)
-            source.save_positions()
+            await source.save_positions()
         finally:
             for task in tasks:
                 task.cancel()

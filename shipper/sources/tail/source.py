@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from shipper.blocking import BlockingThread
 from shipper.budget import ByteBudget
 from shipper.observe.metrics import Metrics
 from shipper.settings import Settings
@@ -81,6 +82,7 @@ class TailSource:
         self._metrics = metrics
         self._clock = clock
         self._positions = Positions(settings.positions_path)
+        self._writer = BlockingThread("positions")  # writes and fsyncs off the event loop
         self._scanner = Scanner(settings)
         self._watcher = Watcher(self._on_file_event)
         self._files: dict[Identity, FollowedFile] = {}
@@ -131,7 +133,7 @@ class TailSource:
                 self._release_drained(now)
                 self._flush_idle(now)
                 if self._positions.dirty and now - self._last_save >= SAVE_INTERVAL:
-                    self.save_positions()
+                    await self.save_positions()
                 if idle:
                     if self._behind:  # the tail of a backlog need not wait for more
                         self._behind = False
@@ -146,15 +148,18 @@ class TailSource:
                 await wake_on_stop
             await self._watcher.close()
             self._close_all(finish=read_all)
-            self.save_positions()
+            await self.save_positions()
 
-    def save_positions(self) -> None:
-        """Write the committed offsets atomically (a failure is logged, and retried later)."""
+    async def save_positions(self) -> None:
+        """Write the committed offsets atomically, off the event loop (a failure is logged,
+        and retried later)."""
         try:
             for f in self._files.values():
                 f.upgrade_fingerprint()
-            self._positions.save(time.time(), self._files.keys())
+            data = self._positions.snapshot(time.time(), self._files.keys())
+            await self._writer.run(self._positions.write, data)
         except OSError as exc:
+            self._positions.dirty = True
             log.warning("cannot save positions to %s: %s", self._positions.path, exc)
         self._last_save = self._clock()
 
