@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 
 from shipper import __version__
 from shipper.budget import ByteBudget
@@ -34,6 +35,7 @@ from shipper.settings import Settings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.source import TailSource
 from shipper.supervisor import Supervisor
+from shipper.tasks import OwnedTasks
 from shipper.transforms.enrich import Enricher
 from shipper.transforms.kubernetes import KubernetesMetadata
 
@@ -142,24 +144,24 @@ class Agent:
             log.warning(note)
         await server.start()
         await sink.start()
-        tasks = [
-            supervisor.spawn("metrics-server", server.run),
-            supervisor.spawn("pipeline", pipeline.run),
-        ]
+        runs: dict[str, Callable[[], Awaitable[None]]] = {
+            "metrics-server": server.run,
+            "pipeline": pipeline.run,
+        }
         if kube is not None:
-            tasks.append(supervisor.spawn("kubernetes", lambda: kube.run(self.stop)))
+            runs["kubernetes"] = lambda: kube.run(self.stop)
         started, had_positions = time.monotonic(), os.path.exists(settings.positions_path)
         if settings.once and sys.stderr.isatty():
             progress = Progress(metrics, lambda: source.files_followed, lambda: source.lag_bytes)
-            tasks.append(asyncio.create_task(progress.run()))
+            runs["progress"] = progress.run
+        tasks = OwnedTasks("agent", supervisor)
+        tasks.start(runs)
         try:
             await supervisor.run("tail", lambda: source.run(self.stop), until=self.stop)
             delivered = await self._drain(pipeline, sink)
             await source.save_positions()
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await tasks.close()
             await sink.close()
             await server.close()
         failure = None

@@ -32,6 +32,7 @@ from shipper.settings import Settings
 from shipper.sinks.backoff import Backoff
 from shipper.sinks.failures import FailureLog, explain_write
 from shipper.supervisor import Supervisor
+from shipper.tasks import OwnedTasks
 
 log = logging.getLogger("shipper.output")
 
@@ -69,14 +70,14 @@ class LineSink:
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = OwnedTasks(f"output-{name}", self._supervisor)
         self._outstanding = 0  # documents taken by `send`, neither acked nor given up
         self._given_up = 0
         self._failing_since: float | None = None
         self._failures = FailureLog(log)
 
     async def start(self) -> None:
-        self._task = self._supervisor.spawn("output-writer", self._write_loop)
+        self._tasks.start({"output-writer": self._write_loop})
 
     async def send(self, blocks: list[Documents]) -> None:
         blocks = [block for block in blocks if block]  # nothing to write, nothing to ack
@@ -104,10 +105,7 @@ class LineSink:
         return self._given_up == 0 and self._outstanding == 0
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._tasks.close()
         if self._owns_fd:
             self._thread.submit(self._close_fd)  # after a write still under way, if any
 

@@ -19,6 +19,7 @@ import httpx
 
 from shipper.observe.metrics import Metrics
 from shipper.settings import Settings
+from shipper.tasks import OwnedTasks
 from shipper.transforms.kubernetes.cache import DELETED_POD_GRACE, PodCache
 from shipper.transforms.kubernetes.client import MAX_OBJECT_BYTES, KubeApiError, KubeClient
 from shipper.transforms.kubernetes.metadata import (
@@ -180,27 +181,19 @@ class KubernetesMetadata:
                     self._backoff_cap,
                 )
             )
-        tasks = [
-            asyncio.create_task(w.run(), name=f"kubernetes-watch-{i}")
-            for i, w in enumerate(watches)
-        ]
-        stopper = asyncio.create_task(stop.wait(), name="kubernetes-stop")
         failed = False
-        try:
-            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            for finished in done:
-                finished.result()  # a watch loop ends only on a bug: let it surface
+        try:  # a watch loop ends only on a bug: it surfaces here
+            runs = {f"kubernetes-watch-{i}": w.run for i, w in enumerate(watches)}
+            await OwnedTasks("kubernetes").run(runs, stop)
         except Exception:
             failed = True  # the agent's supervisor runs this again: keep the client open
             raise
         finally:
-            owned: list[asyncio.Task[Any]] = [stopper, *tasks]
             if not failed:  # direct GETs under way are awaited by lookups: let them finish
-                owned += [fetch for _, fetch in self._fetches.values()]
-            for task in owned:
-                task.cancel()
-            await asyncio.gather(*owned, return_exceptions=True)
-            if not failed:
+                fetches = [fetch for _, fetch in self._fetches.values()]
+                for fetch in fetches:
+                    fetch.cancel()
+                await asyncio.gather(*fetches, return_exceptions=True)
                 self._closed = True
                 self._wake(list(self._waiters))
                 await self._client.aclose()
