@@ -1,6 +1,6 @@
 """`shipper run`: build the components from the settings, run them, stop them cleanly.
 
-Exit codes (SPEC "Command line"): 0 when everything read was delivered or
+Exit codes (README "Run it"): 0 when everything read was delivered or
 dead-lettered (or on SIGTERM after draining), 3 when `--once` could not deliver
 everything within SHIPPER_ONCE_RETRY_TIMEOUT (the cause on the last line).
 

@@ -1,7 +1,8 @@
 """Pod metadata from the Kubernetes API: one watch of this node's pods, a cache, rare GETs.
 
 Records never wait on the API server beyond a short bound (`lookup`'s timeout): when it is
-slow or down, documents go out with the fields from the file name alone (SPEC).
+slow or down, documents go out with the fields from the file name alone (README
+"Kubernetes metadata"; the API calls relied on: docs/RELIED-ON.md).
 """
 
 from __future__ import annotations
