@@ -144,18 +144,9 @@ class Agent:
             log.warning(note)
         await server.start()
         await sink.start()
-        runs: dict[str, Callable[[], Awaitable[None]]] = {
-            "metrics-server": server.run,
-            "pipeline": pipeline.run,
-        }
-        if kube is not None:
-            runs["kubernetes"] = lambda: kube.run(self.stop)
         started, had_positions = time.monotonic(), os.path.exists(settings.positions_path)
-        if settings.once and sys.stderr.isatty():
-            progress = Progress(metrics, lambda: source.files_followed, lambda: source.lag_bytes)
-            runs["progress"] = progress.run
         tasks = OwnedTasks("agent", supervisor)
-        tasks.start(runs)
+        tasks.start(self._background(server, pipeline, kube, source))
         try:
             await supervisor.run("tail", lambda: source.run(self.stop), until=self.stop)
             delivered = await self._drain(pipeline, sink)
@@ -164,19 +155,8 @@ class Agent:
             await tasks.close()
             await sink.close()
             await server.close()
-        failure = None
-        if not delivered:
-            cause = sink.last_failure or "not delivered in time"
-            failure = f"{sink.failed} records could not be delivered: {cause}"
-            for handler in logging.getLogger("shipper").handlers:
-                handler.flush()  # repeats held back by the log go before the last line
-            log.error(
-                "%d records could not be delivered, their positions were not saved: %s",
-                sink.failed,
-                cause,
-                extra={"undelivered": sink.failed},
-            )
-        else:
+        failure = None if delivered else _undelivered(sink)
+        if failure is None:
             log.info("shipper stopped")
         if settings.once:
             seconds = time.monotonic() - started
@@ -184,6 +164,25 @@ class Agent:
             print(summary_line(metrics, files, seconds, had_positions, failure), file=sys.stderr)
             return 0 if delivered else 3
         return 0
+
+    def _background(
+        self,
+        server: ObserveServer,
+        pipeline: Pipeline,
+        kube: KubernetesMetadata | None,
+        source: TailSource,
+    ) -> dict[str, Callable[[], Awaitable[None]]]:
+        """The tasks that run beside the tail source, by name."""
+        runs: dict[str, Callable[[], Awaitable[None]]] = {
+            "metrics-server": server.run,
+            "pipeline": pipeline.run,
+        }
+        if kube is not None:
+            runs["kubernetes"] = lambda: kube.run(self.stop)
+        if self.settings.once and sys.stderr.isatty():
+            files, lag = (lambda: source.files_followed), (lambda: source.lag_bytes)
+            runs["progress"] = Progress(self.metrics, files, lag).run
+        return runs
 
     async def _drain(self, pipeline: Pipeline, sink: Sink) -> bool:
         """Hand everything read to the sink and wait for its delivery: with --once as long as
@@ -197,6 +196,21 @@ class Agent:
             log.error("records read were not handed to the output within %s s", STOP_DRAIN_SECONDS)
             return False
         return await sink.drain(max(0.0, deadline - time.monotonic()) if stopping else None)
+
+
+def _undelivered(sink: Sink) -> str:
+    """Say, as the last line of the log, that records were not delivered and why; the
+    same words for --once's summary line."""
+    cause = sink.last_failure or "not delivered in time"
+    for handler in logging.getLogger("shipper").handlers:
+        handler.flush()  # repeats held back by the log go before the last line
+    log.error(
+        "%d records could not be delivered, their positions were not saved: %s",
+        sink.failed,
+        cause,
+        extra={"undelivered": sink.failed},
+    )
+    return f"{sink.failed} records could not be delivered: {cause}"
 
 
 def _hard_stop(signum: int) -> None:
