@@ -1,7 +1,7 @@
 """The one typed settings object, built once at startup and passed down.
 
-Field names follow SPEC's variables: `SHIPPER_ES_HOSTS` -> `es_hosts`. Defaults here
-are SPEC's defaults, already parsed (seconds as float, sizes as int bytes), so tests
+Field names follow the variables: `SHIPPER_ES_HOSTS` -> `es_hosts`. Defaults here are
+the README's defaults, already parsed (seconds as float, sizes as int bytes), so tests
 can build a `Settings(...)` directly; `shipper.config` builds one from the environment.
 """
 

@@ -54,10 +54,10 @@ def epoch_seconds(ts: str) -> float:
     return _utc_seconds(ts) + (float(fraction) if fraction else 0.0)
 
 
-def now_rfc3339() -> str:
-    """The current time as RFC 3339 UTC with nine fraction digits."""
+def now_rfc3339(digits: int = 9) -> str:
+    """The current time as RFC 3339 UTC with `digits` fraction digits (1 to 9, cut)."""
     seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
-    return f"{_format(seconds)}.{nanos:09d}Z"
+    return f"{_format(seconds)}.{f'{nanos:09d}'[:digits]}Z"
 
 
 def _utc_seconds(ts: str) -> int:

@@ -1,4 +1,4 @@
-"""Every metric SPEC names, on one registry owned by the running agent.
+"""Every metric of the README's metrics table, on one registry owned by the running agent.
 
 Hot paths count per chunk or per batch (`inc(n)`), never per line.
 """

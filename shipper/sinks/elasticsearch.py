@@ -73,6 +73,7 @@ from shipper.sinks.hosts import HostPool
 from shipper.sinks.index_name import compile_index_pattern
 from shipper.sinks.template import TemplateInstaller
 from shipper.supervisor import Supervisor
+from shipper.tasks import OwnedTasks
 
 log = logging.getLogger("shipper.elasticsearch")
 
@@ -166,7 +167,7 @@ class ElasticsearchSink:
         self._opened = asyncio.Event()
         self._flush_now = asyncio.Event()
         self._ready = _BatchQueue(BATCHES_PER_WORKER * settings.concurrency)
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = OwnedTasks("elasticsearch", self._supervisor)
         self._outstanding = 0  # documents taken by `send`, neither acked nor given up
         self._given_up = 0
         self._unfinished_at_drain = 0
@@ -183,12 +184,8 @@ class ElasticsearchSink:
         self._metrics.output_up.set(1 if version else 0)
         if self._template:
             await self._template.install(self._client, self._hosts.hosts)
-        spawn = self._supervisor.spawn
-        self._tasks = [
-            spawn(f"elasticsearch-worker-{n}", self._work)
-            for n in range(self._settings.concurrency)
-        ]
-        self._tasks.append(spawn("elasticsearch-flush", self._flush_on_time))
+        runs = {f"elasticsearch-worker-{n}": self._work for n in range(self._settings.concurrency)}
+        self._tasks.start(runs | {"elasticsearch-flush": self._flush_on_time})
 
     def busy(self) -> bool:
         """More than one batch is queued beyond the workers waiting (see `_BatchQueue`)."""
@@ -220,13 +217,7 @@ class ElasticsearchSink:
 
     async def close(self) -> None:
         """Stop the workers; what they had not delivered stays unacknowledged."""
-        for task in self._tasks:
-            task.cancel()
-        results = await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
-        for result in results:
-            if isinstance(result, Exception):
-                log.error("Elasticsearch worker had failed: %r", result)
+        await self._tasks.close()
         if self._client is not None:
             await self._client.aclose()
             self._client = None

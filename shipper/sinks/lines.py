@@ -1,8 +1,8 @@
 """A sink that writes one JSON document per line to a file descriptor (a file or stdout).
 
-Writes happen in the sink's own daemon thread, so a slow reader of stdout, a slow
-disk or a FIFO nobody reads never blocks the event loop nor holds the process at
-exit. Documents are acknowledged only after all their bytes were written (and, for
+Writes happen in the sink's own daemon thread (`shipper.blocking`), so a slow reader
+of stdout, a slow disk or a FIFO nobody reads never blocks the event loop nor holds the
+process at exit. Documents are acknowledged only after all their bytes were written (and, for
 a regular file, fsynced). Documents already end in a newline, so whatever is queued
 goes out as one join of them.
 
@@ -19,21 +19,20 @@ import asyncio
 import errno
 import logging
 import os
-import queue
 import stat
-import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
 from itertools import chain
-from typing import Any
 
+from shipper.blocking import BlockingThread
 from shipper.observe.metrics import Metrics
 from shipper.record import Documents, ack_all
 from shipper.settings import Settings
 from shipper.sinks.backoff import Backoff
 from shipper.sinks.failures import FailureLog, explain_write
 from shipper.supervisor import Supervisor
+from shipper.tasks import OwnedTasks
 
 log = logging.getLogger("shipper.output")
 
@@ -66,19 +65,19 @@ class LineSink:
         self._fd: int | None = None
         self._fsync = True  # until the descriptor turns out not to be a regular file
         self._written = 0  # bytes of the current write already out (kept by the thread)
-        self._thread = _Thread(f"output-{name}")
+        self._thread = BlockingThread(f"output-{name}")
         self._queue: list[Documents] = []
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = OwnedTasks(f"output-{name}", self._supervisor)
         self._outstanding = 0  # documents taken by `send`, neither acked nor given up
         self._given_up = 0
         self._failing_since: float | None = None
         self._failures = FailureLog(log)
 
     async def start(self) -> None:
-        self._task = self._supervisor.spawn("output-writer", self._write_loop)
+        self._tasks.start({"output-writer": self._write_loop})
 
     async def send(self, blocks: list[Documents]) -> None:
         blocks = [block for block in blocks if block]  # nothing to write, nothing to ack
@@ -106,10 +105,7 @@ class LineSink:
         return self._given_up == 0 and self._outstanding == 0
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._tasks.close()
         if self._owns_fd:
             self._thread.submit(self._close_fd)  # after a write still under way, if any
 
@@ -209,50 +205,3 @@ class LineSink:
         if fd is not None:
             with suppress(OSError):
                 os.close(fd)
-
-
-class _Thread:
-    """One daemon thread that runs blocking calls in order: a call stuck for good (a FIFO
-    with no reader) holds neither the event loop nor the process's exit."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._calls: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Any]] = (
-            queue.SimpleQueue()
-        )
-        self._thread: threading.Thread | None = None
-
-    async def run(self, call: Callable[..., Any], *args: Any) -> Any:
-        """`call(*args)` in the thread; its result or its exception."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self.submit(call, *args, done=(loop, future))
-        return await future
-
-    def submit(self, call: Callable[..., Any], *args: Any, done: Any = None) -> None:
-        """Queue `call(*args)`; `done` is the (loop, future) to settle, if any."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
-            self._thread.start()
-        self._calls.put((call, args, done))
-
-    def _serve(self) -> None:
-        while True:
-            call, args, done = self._calls.get()
-            try:
-                result, error = call(*args), None
-            except BaseException as exc:  # handed to the awaiting task, which decides
-                result, error = None, exc
-            if done is not None:
-                loop, future = done
-                with suppress(RuntimeError):  # the loop is closed: nobody waits any more
-                    loop.call_soon_threadsafe(_settle, future, result, error)
-
-
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():  # the awaiting task was cancelled
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)

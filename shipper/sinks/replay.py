@@ -16,19 +16,16 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import BinaryIO
 
+from shipper.durable import replace_atomically
 from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Documents
 from shipper.settings import Settings
 from shipper.sinks.bulk import Rejected
-from shipper.sinks.dead_letter import (
-    decode_entry,
-    encode_entry,
-    fsync_directory,
-    open_locked,
-    utc_now,
-)
+from shipper.sinks.dead_letter import decode_entry, encode_entry, open_locked
 from shipper.sinks.elasticsearch import ElasticsearchSink
+from shipper.timestamps import now_rfc3339
 
 log = logging.getLogger("shipper.elasticsearch")
 
@@ -69,7 +66,7 @@ async def _replay(settings: Settings, path: str) -> int:
     unreadable = len(kept)
 
     refused, unsent = await _send(settings, entries)
-    now = utc_now()
+    now = now_rfc3339(3)
     kept.extend(encode_entry(item, now).rstrip(b"\n") for item in refused)
     kept.extend(lines[i] for i in unsent)
     try:
@@ -137,15 +134,13 @@ def _rewrite(path: str, lines: list[bytes], already_read: int, inode: int) -> No
     Under the appenders' lock from the copy of the appended lines to the rename: an
     agent waiting to append then finds the new file in place.
     """
-    temp = f"{path}.replay-tmp"
     with open_locked(path, "rb") as current:
         if os.fstat(current.fileno()).st_ino != inode:
             raise RewrittenMeanwhile(path)
-        with open(temp, "wb") as out:
+
+        def write(out: BinaryIO) -> None:
             out.writelines(line + b"\n" for line in lines)
             current.seek(already_read)
             out.write(current.read())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-        fsync_directory(path)
+
+        replace_atomically(path, write, f"{path}.replay-tmp")

@@ -41,7 +41,8 @@ _FLATTENED = {"type": "flattened"}
 
 
 def default_template(index_patterns: list[str]) -> dict[str, Any]:
-    """Mappings for SPEC's document shape; `@timestamp` keeps its nanoseconds."""
+    """Mappings for the document's shape (README "The document"); `@timestamp` keeps
+    its nanoseconds."""
     kubernetes = {
         name: _KEYWORD
         for name in (

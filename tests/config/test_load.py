@@ -30,7 +30,7 @@ def errors_of(env: dict[str, str], flags: RunFlags | None = None) -> list[str]:
 def test_empty_environment_gives_spec_defaults() -> None:
     s = load_settings({})
     assert s == Settings()
-    # SPEC's table, written out independently of Settings' own defaults.
+    # The README's table, written out independently of Settings' own defaults.
     spec = {
         "paths": ("/var/log/containers/*.log",),
         "exclude_paths": (),

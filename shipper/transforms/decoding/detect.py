@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from shipper.observe.metrics import Metrics
 from shipper.record import Records
+from shipper.restart import decoder_restart
 from shipper.transforms.decoding.cri import CriParser
 from shipper.transforms.decoding.decoder import Decoder
 from shipper.transforms.decoding.docker import DockerParser
@@ -76,7 +77,8 @@ class DetectingDecoder:
     @property
     def resume_offset(self) -> int:
         """Where reading must restart to reproduce every record not yet returned."""
-        return self._asm.clean if self._asm.groups else self._splitter.start
+        asm = self._asm
+        return decoder_restart(self._splitter.start, asm.group_restart if asm.groups else None)
 
     @property
     def buffered_bytes(self) -> int:

@@ -144,7 +144,16 @@ class Assembler:
     reproduce the groups still open.
     """
 
-    __slots__ = ("_clock", "_now", "clean", "empty", "groups", "limit", "line_limit", "malformed")
+    __slots__ = (
+        "_clock",
+        "_now",
+        "empty",
+        "group_restart",
+        "groups",
+        "limit",
+        "line_limit",
+        "malformed",
+    )
 
     def __init__(self, max_record_bytes: int, line_limit: int, clock: Callable[[], float]) -> None:
         self.limit = max_record_bytes
@@ -153,7 +162,8 @@ class Assembler:
         # While groups are open: the last line start at which none was. Re-reading from
         # there redoes every open group whole (and, with interleaved streams, may repeat
         # records already returned, with their same offsets: same ids downstream).
-        self.clean = 0
+        # See `shipper.restart`.
+        self.group_restart = 0
         self.malformed = 0
         self.empty = 0
         self._clock = clock
@@ -168,7 +178,7 @@ class Assembler:
         group = self.groups.get(stream)
         if group is None:
             if not self.groups:
-                self.clean = offset
+                self.group_restart = offset
             group = self.groups[stream] = _Group(time, offset, self._clock())
         group.add(content, self.limit)
 

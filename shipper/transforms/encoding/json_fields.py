@@ -1,4 +1,4 @@
-"""JSON application logs as document fields (SPEC "Structured application logs").
+"""JSON application logs as document fields (README "JSON fields").
 
 A record whose `log` is a JSON object gets its fields in the document, under
 `SHIPPER_MERGE_JSON_KEY` (`json`), or at the top level when the key is empty; `log` is

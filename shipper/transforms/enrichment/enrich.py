@@ -1,8 +1,8 @@
 """A file's document fields: names from its path, metadata from the Kubernetes API.
 
 Records of a file whose pod is not known yet wait at most `METADATA_WAIT` seconds
-for it (SPEC "Kubernetes metadata": never hold records back beyond a short bound),
-then go with the names from the path.
+for it (records are never held back beyond a short bound: README "Kubernetes
+metadata"), then go with the names from the path.
 
 Every document repeats its pod's metadata, so one pod's labels and annotations must
 not multiply memory: past `SHIPPER_KUBE_MAX_METADATA_BYTES` they are trimmed, the same

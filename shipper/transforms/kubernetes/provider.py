@@ -1,7 +1,8 @@
 """Pod metadata from the Kubernetes API: one watch of this node's pods, a cache, rare GETs.
 
 Records never wait on the API server beyond a short bound (`lookup`'s timeout): when it is
-slow or down, documents go out with the fields from the file name alone (SPEC).
+slow or down, documents go out with the fields from the file name alone (README
+"Kubernetes metadata"; the API calls relied on: docs/RELIED-ON.md).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from shipper.observe.metrics import Metrics
 from shipper.settings import Settings
+from shipper.tasks import OwnedTasks
 from shipper.transforms.kubernetes.cache import PodCache
 from shipper.transforms.kubernetes.client import KubeClient
 from shipper.transforms.kubernetes.direct_get import DirectGets
@@ -158,28 +160,19 @@ class KubernetesMetadata:
             log.info("Kubernetes metadata is off: no API server URL")
             return
         watches = self._watches(self._client)
-        tasks = [
-            asyncio.create_task(w.run(), name=f"kubernetes-watch-{i}")
-            for i, w in enumerate(watches)
-        ]
-        stopper = asyncio.create_task(stop.wait(), name="kubernetes-stop")
         failed = False
-        try:
-            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            for finished in done:
-                finished.result()  # a watch loop ends only on a bug: let it surface
+        try:  # a watch loop ends only on a bug: it surfaces here
+            runs = {f"kubernetes-watch-{i}": w.run for i, w in enumerate(watches)}
+            await OwnedTasks("kubernetes").run(runs, stop)
         except Exception:
             failed = True  # the agent's supervisor runs this again: keep the client open
             raise
         finally:
-            owned: list[asyncio.Task[Any]] = [stopper, *tasks]
-            if not failed and self._gets is not None:
-                # direct GETs under way are awaited by lookups: let them finish
-                owned += self._gets.tasks()
-            for task in owned:
-                task.cancel()
-            await asyncio.gather(*owned, return_exceptions=True)
-            if not failed:
+            if not failed:  # direct GETs under way are awaited by lookups: let them finish
+                gets = self._gets.tasks() if self._gets is not None else []
+                for task in gets:
+                    task.cancel()
+                await asyncio.gather(*gets, return_exceptions=True)
                 self._closed = True
                 self._waiters.wake_all()
                 await self._client.aclose()

@@ -6,14 +6,11 @@ emitted when a line that does not continue it arrives, after `IDLE_SECONDS` with
 line, at the end of the file, or as soon as it reaches `max_record_bytes` (cut there and
 marked truncated; the rest of that trace is then discarded, as a cut line's rest is).
 
-Delivery stays exact through `resume_offset`: reading must be able to restart at a point
-from which every open trace is rebuilt whole and nothing already emitted is rebuilt
-differently. So a restart point may not fall inside a trace (between its first line
-and a later line it took), or those later lines would come back as records of their
-own. Each trace remembers a `base`: a point at or before its first line where the
-decoder may restart (the line itself when the read was `exact`, else where re-reading
-that read starts). The resume offset is the decoder's, lowered to the base of any open
-trace and then of any trace it falls inside, until it falls inside none.
+Delivery stays exact through `resume_offset`, which applies the restart rule
+(`shipper.restart`): a restart point never falls inside a trace, open or closed. Each
+trace remembers a `base`: a point at or before its first line where the decoder may
+restart (the line itself when the read held whole lines only, else where re-reading
+that read starts), and each closed trace its span while a restart could fall inside it.
 """
 
 from __future__ import annotations
@@ -24,14 +21,13 @@ from itertools import compress
 from operator import itemgetter
 
 from shipper.record import Record
+from shipper.restart import Span, trace_restart
 from shipper.transforms.decoding.lines import bounded_text
 from shipper.transforms.multiline.rules import RULES, Rules, Step
 
 IDLE_SECONDS = 1.0
 _FIRST = itemgetter(slice(0, 1))
 MAX_SPANS = 256  # closed traces remembered for restart points; beyond, merged into one
-
-Span = tuple[int, int, int]  # (first line offset, last line offset, base) of a closed trace
 
 
 class _Trace:
@@ -154,23 +150,12 @@ class TraceJoiner:
         return out
 
     def resume_offset(self, decoder_resume: int) -> int:
-        """Where reading must restart, given the decoder's own resume offset (see module doc)."""
+        """Where reading must restart, given the decoder's own resume offset
+        (`shipper.restart.trace_restart`)."""
         if not self._open and not self._spans:
             return decoder_resume
-        resume = min([decoder_resume, *(t.base for t in self._open.values())])
-        spans = self._spans + [(t.first.offset, t.reach, t.base) for t in self._open.values()]
-        lowered = True
-        while lowered:
-            lowered = False
-            for first, reach, base in spans:
-                if first < resume <= reach:
-                    resume, lowered = base, True
-        # Later resume offsets start at or after this one, or at the base of a trace that
-        # reaches it: closed traces ending below every such point can be forgotten.
-        floor = resume
-        while (low := min([floor, *(s[2] for s in self._spans if s[1] >= floor)])) < floor:
-            floor = low
-        self._spans = [span for span in self._spans if span[1] >= floor]
+        opened = ((t.first.offset, t.reach, t.base) for t in self._open.values())
+        resume, self._spans = trace_restart(decoder_resume, opened, self._spans)
         return resume
 
     def _continue(self, trace: _Trace, rec: Record, step: Step, out: list[Record]) -> None:

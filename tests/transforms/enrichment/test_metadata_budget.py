@@ -11,8 +11,9 @@ from typing import Any, cast
 import orjson
 
 from shipper.budget import ByteBudget
+from shipper.file_pipeline import FilePipeline
 from shipper.observe.metrics import Metrics
-from shipper.pipeline import FilePipeline, Pipeline
+from shipper.pipeline import Pipeline
 from shipper.record import AckTracker, Documents
 from shipper.settings import Settings
 from shipper.sinks.base import Sink

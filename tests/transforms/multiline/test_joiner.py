@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipper.budget import ByteBudget
+from shipper.file_pipeline import FilePipeline
 from shipper.observe.metrics import Metrics
-from shipper.pipeline import FilePipeline, Pipeline
+from shipper.pipeline import Pipeline
 from shipper.record import AckTracker, Documents, Record
 from shipper.settings import Settings
 from shipper.sinks.base import Sink
