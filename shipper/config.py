@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from shipper.net.urls import api_base
 from shipper.redact import MASK, redact
 from shipper.settings import Output, Settings
 from shipper.transforms.json_fields import names_our_field
@@ -743,7 +744,7 @@ def _kube_url(text: str) -> str:
 
 def _fluentd_kube_url(text: str) -> str:
     """The fluentd image's URL ends in `/api`; shipper wants the server's base URL."""
-    return _kube_url(text).removesuffix("/api")
+    return api_base(_kube_url(text))
 
 
 def _bare_host(text: str) -> str:

@@ -45,10 +45,10 @@ from operator import add
 
 import httpx
 
+from shipper.net.backoff import Backoff
 from shipper.observe.metrics import Metrics
 from shipper.record import Documents, ack_all
 from shipper.settings import Settings
-from shipper.sinks.backoff import Backoff
 from shipper.sinks.bulk import (
     BULK_FILTER_PATH,
     CONTENT_TYPE,

@@ -28,10 +28,10 @@ from contextlib import suppress
 from itertools import chain
 from typing import Any
 
+from shipper.net.backoff import Backoff
 from shipper.observe.metrics import Metrics
 from shipper.record import Documents, ack_all
 from shipper.settings import Settings
-from shipper.sinks.backoff import Backoff
 from shipper.sinks.failures import FailureLog, explain_write
 from shipper.supervisor import Supervisor
 
