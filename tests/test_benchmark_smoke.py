@@ -23,7 +23,7 @@ from benchmarks.profile import own_time
 from benchmarks.report import percentiles
 from benchmarks.run import main, prepare_tree
 from benchmarks.writers import PacedWriter, cri_time, make_container
-from shipper.sinks.bulk import parse_bulk_response
+from shipper.sinks.elasticsearch.bulk import parse_bulk_response
 from shipper.transforms.naming import names_from_path
 
 ONCE_FIELDS = (

@@ -30,7 +30,7 @@ from typing import BinaryIO
 import orjson
 
 from shipper.observe.metrics import Metrics
-from shipper.sinks.bulk import Rejected
+from shipper.sinks.elasticsearch.bulk import Rejected
 
 log = logging.getLogger("shipper.elasticsearch")
 

@@ -20,7 +20,6 @@ from dataclasses import replace
 from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Documents
 from shipper.settings import Settings
-from shipper.sinks.bulk import Rejected
 from shipper.sinks.dead_letter import (
     decode_entry,
     encode_entry,
@@ -28,7 +27,8 @@ from shipper.sinks.dead_letter import (
     open_locked,
     utc_now,
 )
-from shipper.sinks.elasticsearch import ElasticsearchSink
+from shipper.sinks.elasticsearch.bulk import Rejected
+from shipper.sinks.elasticsearch.delivery import ElasticsearchSink
 
 log = logging.getLogger("shipper.elasticsearch")
 

@@ -10,8 +10,8 @@ import pytest
 
 from shipper.record import Documents
 from shipper.settings import Settings
-from shipper.sinks.bulk import Rejected
 from shipper.sinks.dead_letter import encode_entry
+from shipper.sinks.elasticsearch.bulk import Rejected
 from shipper.sinks.replay import replay_dead_letter
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.sinks.support import Acks, closed_port_url, doc_id, es_settings, running
@@ -113,7 +113,7 @@ def test_a_missing_file_is_nothing_to_do(tmp_path: Path) -> None:
 _APPENDER = """
 import asyncio, sys
 from shipper.observe.metrics import Metrics
-from shipper.sinks.bulk import Rejected
+from shipper.sinks.elasticsearch.bulk import Rejected
 from shipper.sinks.dead_letter import DeadLetterFile
 
 async def main(path, count):

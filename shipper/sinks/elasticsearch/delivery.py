@@ -49,7 +49,8 @@ from shipper.net.backoff import Backoff
 from shipper.observe.metrics import Metrics
 from shipper.record import Documents, ack_all
 from shipper.settings import Settings
-from shipper.sinks.bulk import (
+from shipper.sinks.dead_letter import DeadLetterFile
+from shipper.sinks.elasticsearch.bulk import (
     BULK_FILTER_PATH,
     CONTENT_TYPE,
     BulkBatch,
@@ -61,17 +62,16 @@ from shipper.sinks.bulk import (
     parse_bulk_response,
     request_error,
 )
-from shipper.sinks.dead_letter import DeadLetterFile
-from shipper.sinks.es_client import (
+from shipper.sinks.elasticsearch.client import (
     build_client,
     log_cluster_version,
     read_capped,
     tls_alert,
 )
+from shipper.sinks.elasticsearch.hosts import HostPool
+from shipper.sinks.elasticsearch.index_name import compile_index_pattern
+from shipper.sinks.elasticsearch.template import TemplateInstaller
 from shipper.sinks.failures import FailureLog, connection_lost, explain_request, explain_status
-from shipper.sinks.hosts import HostPool
-from shipper.sinks.index_name import compile_index_pattern
-from shipper.sinks.template import TemplateInstaller
 from shipper.supervisor import Supervisor
 
 log = logging.getLogger("shipper.elasticsearch")

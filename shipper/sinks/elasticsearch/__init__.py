@@ -1,0 +1,1 @@
+"""The Elasticsearch sink: documents to `_bulk` requests, acknowledged once stored."""
