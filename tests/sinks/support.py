@@ -15,7 +15,7 @@ import orjson
 from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Documents
 from shipper.settings import Output, Settings
-from shipper.sinks.elasticsearch.delivery import ElasticsearchSink
+from shipper.sinks.elasticsearch.sink import ElasticsearchSink
 
 FIELDS = {"kubernetes": {"namespace_name": "default", "pod_name": "web-1"}}
 ID_PREFIX = "id-"

@@ -13,8 +13,8 @@ from shipper import supervisor as supervisor_module
 from shipper.observe.metrics import Metrics
 from shipper.record import Documents
 from shipper.sinks.elasticsearch.bulk import BULK_FILTER_PATH
-from shipper.sinks.elasticsearch.delivery import ElasticsearchSink
 from shipper.sinks.elasticsearch.hosts import HostPool
+from shipper.sinks.elasticsearch.sink import ElasticsearchSink
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.sinks.support import (
     Acks,

@@ -8,11 +8,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from shipper.commands.replay import replay_dead_letter
 from shipper.record import Documents
 from shipper.settings import Settings
 from shipper.sinks.dead_letter import encode_entry
 from shipper.sinks.elasticsearch.bulk import Rejected
-from shipper.sinks.replay import replay_dead_letter
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.sinks.support import Acks, closed_port_url, doc_id, es_settings, running
 

@@ -28,7 +28,7 @@ from shipper.sinks.dead_letter import (
     utc_now,
 )
 from shipper.sinks.elasticsearch.bulk import Rejected
-from shipper.sinks.elasticsearch.delivery import ElasticsearchSink
+from shipper.sinks.elasticsearch.sink import ElasticsearchSink
 
 log = logging.getLogger("shipper.elasticsearch")
 
@@ -100,15 +100,15 @@ async def _send(
         refused.extend(items)
 
     tracker = AckTracker(0, on_commit=lambda _: None, on_release=lambda _: None)
-    # One block per entry: each has its own index and id, and its own ticket to tell
-    # whether it went in. No time of its own: replays take no latency sample.
+    # One block per entry: each has its own id, and its own ticket to tell whether it
+    # went in. No time of its own: replays take no latency sample.
     blocks = [
         Documents(
             [item.doc + b"\n"],
             [b""],
             [0],
             "",
-            {"_index": item.index},
+            {},
             tracker.issue(1, i + 1, 0),
             ids=[item.id or ""],
         )
@@ -120,11 +120,11 @@ async def _send(
         replace(settings, once=True, es_id="auto", es_template="none"),
         Metrics(),
         reject=collect,
-        indices_of=lambda block: [str(block.fields["_index"])] * len(block),
     )
     await sink.start()
     try:
-        await sink.send(blocks)
+        for block, item in zip(blocks, entries, strict=True):
+            await sink.send_to(block, [item.index])  # back to the index that refused it
         await sink.drain(None)
     finally:
         await sink.close()
