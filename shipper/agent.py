@@ -49,7 +49,7 @@ _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 def build_sink(settings: Settings, metrics: Metrics, supervisor: Supervisor) -> Sink:
     if settings.output.kind == "elasticsearch":
-        from shipper.sinks.elasticsearch import ElasticsearchSink
+        from shipper.sinks.elasticsearch.sink import ElasticsearchSink
 
         return ElasticsearchSink(settings, metrics, supervisor=supervisor)
     if settings.output.kind == "file":

@@ -111,7 +111,7 @@ def _replay_dead_letter(args: argparse.Namespace) -> int:
     settings = _load(args)
     if settings is None:
         return _BAD_CONFIG
-    from shipper.sinks.replay import replay_dead_letter
+    from shipper.commands.replay import replay_dead_letter
 
     return replay_dead_letter(settings, args.file or settings.dead_letter_path)
 

@@ -15,8 +15,8 @@ import httpx
 import orjson
 
 from shipper.settings import Settings
-from shipper.sinks.es_client import PROBE_TIMEOUT, build_client
-from shipper.sinks.index_name import compile_index_pattern
+from shipper.sinks.elasticsearch.client import PROBE_TIMEOUT, build_client
+from shipper.sinks.elasticsearch.index_name import compile_index_pattern
 from shipper.transforms.kubernetes.client import KubeApiError, KubeClient
 
 

@@ -17,8 +17,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from shipper.net.backoff import Backoff
 from shipper.observe.metrics import Metrics
-from shipper.sinks.backoff import Backoff
 
 log = logging.getLogger("shipper.supervisor")
 

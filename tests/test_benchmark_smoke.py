@@ -24,7 +24,7 @@ from benchmarks.report import percentiles
 from benchmarks.run import main
 from benchmarks.scenarios import prepare_tree
 from benchmarks.writers import PacedWriter, cri_time, make_container
-from shipper.sinks.bulk import parse_bulk_response
+from shipper.sinks.elasticsearch.bulk import parse_bulk_response
 from shipper.transforms.enrichment.naming import names_from_path
 
 ONCE_FIELDS = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from shipper.config.parsers import whole_number
+from shipper.net.urls import api_base
 
 Credentials = tuple[str, str]  # (user, password) from a URL's user-info
 
@@ -76,7 +77,7 @@ def kube_url(text: str) -> str:
 
 def fluentd_kube_url(text: str) -> str:
     """The fluentd image's URL ends in `/api`; shipper wants the server's base URL."""
-    return kube_url(text).removesuffix("/api")
+    return api_base(kube_url(text))
 
 
 def bare_host(text: str) -> str:

@@ -31,7 +31,7 @@ import orjson
 from shipper.blocking import BlockingThread
 from shipper.durable import fsync_directory
 from shipper.observe.metrics import Metrics
-from shipper.sinks.bulk import Rejected
+from shipper.sinks.elasticsearch.bulk import Rejected
 from shipper.timestamps import now_rfc3339
 
 log = logging.getLogger("shipper.elasticsearch")

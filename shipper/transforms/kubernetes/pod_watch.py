@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import orjson
 
+from shipper.net.backoff import ceiling
 from shipper.observe.metrics import Metrics
 from shipper.transforms.kubernetes.client import (
     MAX_OBJECT_BYTES,
@@ -181,8 +182,7 @@ class ListWatch:
 
     def _delay(self, attempt: int) -> float:
         """Exponential, capped, with jitter so restarting agents spread out."""
-        ceiling = min(self._backoff_cap, FIRST_BACKOFF * 2 ** min(attempt - 1, 30))
-        return ceiling * random.uniform(0.5, 1.0)
+        return ceiling(attempt, self._backoff_cap, FIRST_BACKOFF) * random.uniform(0.5, 1.0)
 
 
 def _parse_event(line: bytes) -> dict[str, Any]:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from shipper.net.urls import api_base
 from shipper.settings import Settings
-from shipper.transforms.kubernetes.client import KubeApiError, KubeClient, api_base, tls_verify
+from shipper.transforms.kubernetes.client import KubeApiError, KubeClient, tls_verify
 from tests.fakes.kube_apiserver import FakeKubeApiServer
 
 

@@ -22,9 +22,9 @@ from shipper.durable import replace_atomically
 from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Documents
 from shipper.settings import Settings
-from shipper.sinks.bulk import Rejected
 from shipper.sinks.dead_letter import decode_entry, encode_entry, open_locked
-from shipper.sinks.elasticsearch import ElasticsearchSink
+from shipper.sinks.elasticsearch.bulk import Rejected
+from shipper.sinks.elasticsearch.sink import ElasticsearchSink
 from shipper.timestamps import now_rfc3339
 
 log = logging.getLogger("shipper.elasticsearch")
@@ -97,15 +97,15 @@ async def _send(
         refused.extend(items)
 
     tracker = AckTracker(0, on_commit=lambda _: None, on_release=lambda _: None)
-    # One block per entry: each has its own index and id, and its own ticket to tell
-    # whether it went in. No time of its own: replays take no latency sample.
+    # One block per entry: each has its own id, and its own ticket to tell whether it
+    # went in. No time of its own: replays take no latency sample.
     blocks = [
         Documents(
             [item.doc + b"\n"],
             [b""],
             [0],
             "",
-            {"_index": item.index},
+            {},
             tracker.issue(1, i + 1, 0),
             ids=[item.id or ""],
         )
@@ -117,11 +117,11 @@ async def _send(
         replace(settings, once=True, es_id="auto", es_template="none"),
         Metrics(),
         reject=collect,
-        indices_of=lambda block: [str(block.fields["_index"])] * len(block),
     )
     await sink.start()
     try:
-        await sink.send(blocks)
+        for block, item in zip(blocks, entries, strict=True):
+            await sink.send_to(block, [item.index])  # back to the index that refused it
         await sink.drain(None)
     finally:
         await sink.close()

@@ -26,8 +26,8 @@ import orjson
 
 from shipper import __version__
 from shipper.settings import Settings
-from shipper.sinks.es_client import Unreachable, first_answer
-from shipper.sinks.index_name import compile_index_pattern
+from shipper.sinks.elasticsearch.client import Unreachable, first_answer
+from shipper.sinks.elasticsearch.index_name import compile_index_pattern
 
 log = logging.getLogger("shipper.elasticsearch")
 DEFAULT_NAME = "shipper"

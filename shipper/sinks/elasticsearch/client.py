@@ -18,8 +18,10 @@ import httpx
 import orjson
 
 from shipper import __version__
+from shipper.net.capped import read_capped
+from shipper.net.tls import client_context
 from shipper.settings import Settings
-from shipper.sinks.failures import AnswerTooLarge, explain_request
+from shipper.sinks.failures import explain_request
 
 log = logging.getLogger("shipper.elasticsearch")
 PROBE_TIMEOUT = 5.0  # seconds per host for start-up requests: never hold start-up long
@@ -56,28 +58,12 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
     """Server verification (SHIPPER_ES_CA_FILE, SHIPPER_ES_TLS_VERIFY) and client cert."""
-    if settings.es_ca_file:
-        context = ssl.create_default_context(cafile=settings.es_ca_file)
-    else:
-        context = httpx.create_ssl_context()
-    if not settings.es_tls_verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if settings.es_client_cert:
-        context.load_cert_chain(settings.es_client_cert, settings.es_client_key)
-    return context
-
-
-async def read_capped(response: httpx.Response, cap: int) -> bytes:
-    """The answer's body (decoded), or `AnswerTooLarge` as soon as it passes `cap` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > cap:
-            raise AnswerTooLarge(f"the answer is larger than {cap} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return client_context(
+        ca_file=settings.es_ca_file,
+        verify=settings.es_tls_verify,
+        cert_file=settings.es_client_cert,
+        key_file=settings.es_client_key,
+    )
 
 
 async def first_answer(

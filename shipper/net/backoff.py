@@ -1,7 +1,9 @@
-"""Exponential backoff with full jitter, capped: spreads the retries of many agents.
+"""Exponential backoff, capped, with jitter: spreads the retries of many agents.
 
-Full jitter (a uniform draw between 0 and the exponential ceiling) keeps a node
-fleet that lost Elasticsearch at the same instant from coming back in lockstep.
+Every wait that grows with consecutive failures (a delivery retried, a host resting,
+a Kubernetes watch restarted, a supervised task started again) takes its ceiling from
+`ceiling`. Full jitter (a uniform draw between 0 and that ceiling) keeps a node fleet
+that lost Elasticsearch at the same instant from coming back in lockstep.
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ from collections.abc import Callable
 BASE_DELAY = 0.1  # seconds: the ceiling of the first retry
 
 
-def full_jitter(attempt: int, cap: float, base: float = BASE_DELAY, draw: float = 0.5) -> float:
-    """The delay before retry number `attempt` (1, 2, ...): `draw` (0..1) of the capped ceiling."""
+def ceiling(attempt: int, cap: float, base: float = BASE_DELAY) -> float:
+    """The longest wait before retry number `attempt` (1, 2, ...): `base` doubled per
+    failure after the first, never above `cap`."""
     exponent = min(attempt - 1, 62)  # 2**62 * base overflows nothing and exceeds any cap
-    return draw * min(cap, base * 2.0**exponent)
+    return min(cap, base * 2.0**exponent)
+
+
+def full_jitter(attempt: int, cap: float, base: float = BASE_DELAY, draw: float = 0.5) -> float:
+    """The delay before retry number `attempt`: `draw` (0..1) of the capped ceiling."""
+    return draw * ceiling(attempt, cap, base)
 
 
 class Backoff:

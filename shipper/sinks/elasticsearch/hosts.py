@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from shipper.net.backoff import ceiling
+
 FIRST_REST = 1.0  # seconds a host sits out after its first failure
 
 
@@ -45,7 +47,7 @@ class HostPool:
     def failed(self, host: str) -> None:
         """`host` gave no usable answer: let it rest before its next turn."""
         self._failures[host] += 1
-        rest = min(self._max_rest, FIRST_REST * 2.0 ** min(self._failures[host] - 1, 30))
+        rest = ceiling(self._failures[host], self._max_rest, FIRST_REST)
         self._rest_until[host] = self._clock() + rest
 
     def succeeded(self, host: str) -> None:

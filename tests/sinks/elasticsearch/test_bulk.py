@@ -2,7 +2,7 @@ import orjson
 import pytest
 
 from shipper.record import AckTracker, Documents
-from shipper.sinks.bulk import (
+from shipper.sinks.elasticsearch.bulk import (
     BulkBatch,
     BulkOutcome,
     BulkResponseError,

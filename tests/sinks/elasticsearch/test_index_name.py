@@ -1,7 +1,7 @@
 import pytest
 
 from shipper.record import AckTracker, Documents
-from shipper.sinks.index_name import MISSING, IndexPattern, compile_index_pattern
+from shipper.sinks.elasticsearch.index_name import MISSING, IndexPattern, compile_index_pattern
 
 TS = "2024-05-01T23:59:58.123456789Z"
 FIELDS = {"kubernetes": {"namespace_name": "Kube-System", "labels": {"app": "web"}}}

@@ -8,11 +8,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from shipper.commands.replay import replay_dead_letter
 from shipper.record import Documents
 from shipper.settings import Settings
-from shipper.sinks.bulk import Rejected
 from shipper.sinks.dead_letter import encode_entry
-from shipper.sinks.replay import replay_dead_letter
+from shipper.sinks.elasticsearch.bulk import Rejected
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.sinks.support import Acks, closed_port_url, doc_id, es_settings, running
 
@@ -80,6 +80,23 @@ def test_documents_already_stored_count_as_replayed(tmp_path: Path) -> None:
         assert es.count() == 2 and "same" in es.documents("logs-a")
 
 
+def test_each_document_goes_back_to_its_own_index(tmp_path: Path) -> None:
+    """The index comes from each entry, whatever SHIPPER_ES_INDEX says now."""
+    dead_letter = tmp_path / "dead-letter.ndjson"
+    entries = [
+        Rejected("logs-a", "1", 400, ERROR, b'{"n":1}'),
+        Rejected("logs-b", "2", 400, ERROR, b'{"n":2}'),
+        Rejected("logs-a", "3", 400, ERROR, b'{"n":3}'),
+    ]
+    _write_entries(dead_letter, *entries)
+    with FakeElasticsearch() as es:
+        settings = es_settings(tmp_path, es.url, es_index="elsewhere-%Y.%m")
+        assert replay_dead_letter(settings, str(dead_letter)) == 0
+        assert sorted(es.documents("logs-a")) == ["1", "3"]
+        assert sorted(es.documents("logs-b")) == ["2"]
+        assert sorted(es.indices()) == ["logs-a", "logs-b"]
+
+
 def test_unreadable_lines_stay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dead_letter = tmp_path / "dead-letter.ndjson"
     with FakeElasticsearch() as es:
@@ -113,7 +130,7 @@ def test_a_missing_file_is_nothing_to_do(tmp_path: Path) -> None:
 _APPENDER = """
 import asyncio, sys
 from shipper.observe.metrics import Metrics
-from shipper.sinks.bulk import Rejected
+from shipper.sinks.elasticsearch.bulk import Rejected
 from shipper.sinks.dead_letter import DeadLetterFile
 
 async def main(path, count):

@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from shipper.settings import Settings
-from shipper.sinks.es_client import build_client
-from shipper.sinks.template import (
+from shipper.sinks.elasticsearch.client import build_client
+from shipper.sinks.elasticsearch.template import (
     MANAGED_BY,
     TemplateInstaller,
     content_digest,

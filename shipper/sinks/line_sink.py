@@ -26,10 +26,10 @@ from contextlib import suppress
 from itertools import chain
 
 from shipper.blocking import BlockingThread
+from shipper.net.backoff import Backoff
 from shipper.observe.metrics import Metrics
 from shipper.record import Documents, ack_all
 from shipper.settings import Settings
-from shipper.sinks.backoff import Backoff
 from shipper.sinks.failures import FailureLog, explain_write
 from shipper.supervisor import Supervisor
 from shipper.tasks import OwnedTasks

@@ -114,14 +114,14 @@ class BulkBatch:
     order; `take` and `slice` map items back to blocks for retries and halving.
     """
 
-    __slots__ = ("actions", "blocks", "indices", "nbytes", "opened")
+    __slots__ = ("actions", "blocks", "first_added", "indices", "nbytes")
 
     def __init__(self, blocks: list[Documents], actions: list[bytes], indices: list[str]) -> None:
         self.blocks = blocks
         self.actions = actions
         self.indices = indices
         self.nbytes = 0  # body bytes (kept by whoever fills the batch)
-        self.opened = 0.0  # when its first document came (kept by whoever fills it)
+        self.first_added = 0.0  # when its first document came (kept by whoever fills it)
 
     def __len__(self) -> int:
         return len(self.actions)

@@ -11,7 +11,7 @@ from shipper.observe.metrics import Metrics
 from shipper.record import Documents
 from shipper.settings import Output, Settings
 from shipper.sinks.file import file_sink
-from shipper.sinks.lines import LineSink
+from shipper.sinks.line_sink import LineSink
 from tests.sinks.support import Acks, sample
 
 

@@ -1,4 +1,4 @@
-from shipper.sinks.backoff import BASE_DELAY, Backoff, full_jitter
+from shipper.net.backoff import BASE_DELAY, Backoff, full_jitter
 
 
 def test_ceiling_doubles_then_stays_at_the_cap() -> None:
