@@ -6,11 +6,12 @@ import time
 from collections.abc import Callable
 
 
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    """Poll `condition` until it holds or `timeout` seconds pass; whether it held."""
+def wait_until(condition: Callable[[], bool], timeout: float, poll: float = 0.1) -> bool:
+    """Poll `condition` every `poll` s until it holds or `timeout` seconds pass; whether it
+    held."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.1)
+        time.sleep(poll)
     return True

@@ -123,6 +123,13 @@ def _many_rows(report: dict[str, Any]) -> list[str]:
             f"| {idle['core_share']:.2%} of a core | RSS {idle['rss_start_mib']:.1f} → "
             f"{idle['rss_end_mib']:.1f} MiB | |"
         )
+    first = report.get("startup")
+    if first:
+        rows.append(
+            f"| start-up (median of {first['runs']}) | `version` {first['version_s']:.3f} s, "
+            f"`check-config` {first['check_config_s']:.3f} s | | first document "
+            f"{first['first_document_s']:.3f} s (max {first['first_document_max_s']:.3f} s) |"
+        )
     churn = report.get("churn")
     if churn:
         rows.append(

@@ -17,6 +17,8 @@ Scenarios (`all` runs them in this order):
             33,000 documents/s): the sink is the bottleneck and the buffer is full
   many-idle, many-busy, churn  a node with --files containers (`benchmarks.many`);
             not part of `all`
+  startup   `version` and `check-config` wall time, and `run` to its first document
+            delivered (`benchmarks.startup`); not part of `all`
 Prints Markdown (the issue's table); `--json` writes the same figures.
 Exit 1 when a delivery check failed.
 """
@@ -32,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks import many, profile
+from benchmarks import many, profile, startup
 from benchmarks.report import machine, markdown
 from benchmarks.scenarios import (
     FLOOD_RECORDS,
@@ -70,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--containers", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--scenario", choices=(*SCENARIOS, *many.MANY_SCENARIOS, "all"), default="all"
+        "--scenario",
+        choices=(*SCENARIOS, *many.MANY_SCENARIOS, "startup", "all"),
+        default="all",
     )
     parser.add_argument("--files", type=int, default=1000, help="many-*: containers")
     parser.add_argument(
@@ -160,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run_many(
     args: argparse.Namespace, work: Path, settings: dict[str, str], report: dict[str, Any]
 ) -> None:
-    """The many-file scenario asked for, if any (`benchmarks.many`)."""
+    """The many-file or start-up scenario asked for, if any."""
     if args.scenario == "many-idle":
         say(f"many-idle: {args.files:,} files read, then {args.idle_seconds:.0f} s idle")
         report["many-idle"] = many.run_idle(work, args.files, args.idle_seconds, settings)
@@ -170,6 +174,9 @@ def _run_many(
             report[f"many-busy-{files}"] = many.run_busy(
                 work, files, args.rate, args.seconds, settings
             )
+    elif args.scenario == "startup":
+        say("startup: version, check-config and the first document, median of 5")
+        report["startup"] = startup.run_startup(work, settings)
     elif args.scenario == "churn":
         say(f"churn: {args.churn:g} pods a second for {args.seconds:.0f} s")
         report["churn"] = many.run_churn(work, args.churn, args.seconds, settings)

@@ -67,7 +67,9 @@ class TailSource:
         self._next_flush = 0.0
         self._last_save = 0.0
         self._started = False
-        self._behind = False  # a round left bytes unread: a backlog is being read
+        # A round left bytes unread (a backlog is being read), or the agent just started:
+        # what was waiting for it goes out when reading catches up, not a flush later.
+        self._behind = True
         self._finder = FileFinder(
             settings, self._scanner, self._positions, self._files, metrics, self._restart
         )
