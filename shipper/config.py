@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from shipper.redact import MASK, redact
 from shipper.settings import Output, Settings
+from shipper.sinks.data_stream import parse_data_stream
 from shipper.transforms.json_fields import OUR_FIELDS
 from shipper.units import parse_duration, parse_size
 
@@ -319,6 +320,7 @@ def _build(r: _Reader, flags: RunFlags, terminal: bool = False) -> Settings:
             parse=_bool,
             default=d.es_template_overwrite,
         ),
+        **_targets(r),
         batch_max_bytes=r.get(
             "SHIPPER_BATCH_MAX_BYTES",
             "FLUENT_ELASTICSEARCH_BUFFER_CHUNK_LIMIT_SIZE",
@@ -586,6 +588,65 @@ def _metrics_addr(r: _Reader) -> str:
     return _join_host_port(host, port)
 
 
+def _targets(r: _Reader) -> dict[str, Any]:
+    """Data streams, lifecycle policy, template priority, AWS SigV4 and the document schema."""
+    d = _DEFAULTS
+    data_stream = r.get("SHIPPER_ES_DATA_STREAM", parse=parse_data_stream, default=None)
+    if data_stream and r.first("SHIPPER_ES_OP_TYPE") and r.value("SHIPPER_ES_OP_TYPE") != "create":
+        r.fail(
+            "SHIPPER_ES_OP_TYPE",
+            r.value("SHIPPER_ES_OP_TYPE"),
+            "a data stream (SHIPPER_ES_DATA_STREAM) takes only create: unset it or set create",
+        )
+    region = r.get("SHIPPER_ES_AWS_REGION", parse=_aws_region, default=d.es_aws_region)
+    if region and r.first("SHIPPER_ES_API_KEY", "SHIPPER_ES_USER", "FLUENT_ELASTICSEARCH_USER"):
+        r.fail(
+            "SHIPPER_ES_AWS_REGION",
+            region,
+            "requests are signed with AWS SigV4: unset SHIPPER_ES_API_KEY and SHIPPER_ES_USER",
+        )
+    service = r.get("SHIPPER_ES_AWS_SERVICE", parse=_choice("es", "aoss"), default=d.es_aws_service)
+    if r.first("SHIPPER_ES_AWS_SERVICE") and not region:
+        r.fail(
+            "SHIPPER_ES_AWS_SERVICE", service, "needs SHIPPER_ES_AWS_REGION (example: us-east-1)"
+        )
+    schema = r.get("SHIPPER_SCHEMA", parse=_choice("fluentd", "ecs"), default=d.schema)
+    if schema == "ecs" and r.raw("SHIPPER_MERGE_JSON_KEY", d.merge_json_key) == "":
+        r.fail(
+            "SHIPPER_MERGE_JSON_KEY",
+            "",
+            "with SHIPPER_SCHEMA=ecs an application's fields go under a key (example: json)",
+        )
+    return {
+        "es_data_stream": data_stream,
+        "es_lifecycle_policy": r.get(
+            "SHIPPER_ES_LIFECYCLE_POLICY", parse=_policy_name, default=d.es_lifecycle_policy
+        ),
+        "es_template_priority": r.get(
+            "SHIPPER_ES_TEMPLATE_PRIORITY",
+            parse=_at_least(_int, 0, "0"),
+            default=d.es_template_priority,
+        ),
+        "es_aws_region": region,
+        "es_aws_service": service,
+        "schema": schema,
+    }
+
+
+def _aws_region(text: str) -> str:
+    region = text.strip().lower()
+    if not re.fullmatch(r"[a-z]{2}(-[a-z0-9]+)+-\d+", region):
+        raise ValueError("not an AWS region (examples: us-east-1, eu-central-1)")
+    return region
+
+
+def _policy_name(text: str) -> str:
+    name = text.strip()
+    if not name or any(char in _INDEX_FORBIDDEN for char in name):
+        raise ValueError("not a policy name (example: logs-30d)")
+    return name
+
+
 def _es_template(r: _Reader) -> Any:
     """`SHIPPER_ES_TEMPLATE`; unset, a template file given means `install`."""
     file_name = r.first(*_TEMPLATE_FILE)
@@ -767,7 +828,11 @@ def _parse_output(text: str) -> Output:
         return Output("file", word.removeprefix("file:"))
     if word.lower() in ("elasticsearch", "stdout"):
         return Output(word.lower())  # type: ignore[arg-type]  # checked just above
-    raise ValueError("not one of: elasticsearch, stdout, file:PATH (example: file:/tmp/out.ndjson)")
+    if word.lower() == "opensearch":
+        return Output("elasticsearch", distribution="opensearch")
+    raise ValueError(
+        "not one of: elasticsearch, stdout, file:PATH, opensearch (example: file:/tmp/out.ndjson)"
+    )
 
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")

@@ -61,7 +61,9 @@ from shipper.sinks.bulk import (
     parse_bulk_response,
     request_error,
 )
+from shipper.sinks.data_stream import target_pattern
 from shipper.sinks.dead_letter import DeadLetterFile
+from shipper.sinks.distribution import reconcile
 from shipper.sinks.es_client import (
     build_client,
     log_cluster_version,
@@ -70,7 +72,6 @@ from shipper.sinks.es_client import (
 )
 from shipper.sinks.failures import FailureLog, connection_lost, explain_request, explain_status
 from shipper.sinks.hosts import HostPool
-from shipper.sinks.index_name import compile_index_pattern
 from shipper.sinks.template import TemplateInstaller
 from shipper.supervisor import Supervisor
 
@@ -149,7 +150,7 @@ class ElasticsearchSink:
                 settings.dead_letter_path, settings.dead_letter_max_bytes, metrics
             ).write
         )
-        self._pattern = compile_index_pattern(settings.es_index)
+        self._pattern = target_pattern(settings)
         self._indices_of = indices_of or self._pattern.render_all
         self._template = TemplateInstaller(settings) if settings.es_template == "install" else None
         self._with_ids = settings.es_id == "auto"
@@ -179,9 +180,10 @@ class ElasticsearchSink:
     async def start(self) -> None:
         """Open the client, log the cluster version, install the template, start workers."""
         self._client = build_client(self._settings)
-        version = await log_cluster_version(self._client, self._hosts.hosts)
-        self._metrics.output_up.set(1 if version else 0)
+        cluster = await log_cluster_version(self._client, self._hosts.hosts)
+        self._metrics.output_up.set(1 if cluster else 0)
         if self._template:
+            self._template.cluster = reconcile(self._settings, cluster)
             await self._template.install(self._client, self._hosts.hosts)
         spawn = self._supervisor.spawn
         self._tasks = [

@@ -19,6 +19,7 @@ import orjson
 
 from shipper import __version__
 from shipper.settings import Settings
+from shipper.sinks.distribution import Cluster, cluster_of
 from shipper.sinks.failures import AnswerTooLarge, explain_request
 
 log = logging.getLogger("shipper.elasticsearch")
@@ -134,8 +135,9 @@ async def tls_alert(settings: Settings, host: str) -> str | None:
     return None
 
 
-async def log_cluster_version(client: httpx.AsyncClient, hosts: Sequence[str]) -> str | None:
-    """Log the cluster's name and version (`GET /`); a warning, never an error, when down."""
+async def log_cluster_version(client: httpx.AsyncClient, hosts: Sequence[str]) -> Cluster | None:
+    """Log the cluster's engine, version and name (`GET /`); a warning, never an error, when
+    down or not understood."""
     try:
         response = await first_answer(client, hosts, "GET", "/")
     except Unreachable as exc:
@@ -148,14 +150,23 @@ async def log_cluster_version(client: httpx.AsyncClient, hosts: Sequence[str]) -
         return None
     try:
         info = orjson.loads(response.content)
-        version = str(info["version"]["number"])
-    except (orjson.JSONDecodeError, KeyError, TypeError):
+        cluster = cluster_of(info)
+    except (orjson.JSONDecodeError, ValueError):
         log.warning("unexpected answer to GET /: %.200s", response.text)
         return None
     log.info(
-        "connected to Elasticsearch %s (cluster %s) at %s",
-        version,
+        "connected to %s (cluster %s) at %s",
+        cluster,
         info.get("cluster_name", "?"),
         response.request.url,
     )
-    return version
+    return cluster
+
+
+async def probe_cluster(client: httpx.AsyncClient, hosts: Sequence[str]) -> Cluster | None:
+    """The cluster `GET /` describes, quietly; None when no usable answer came."""
+    try:
+        response = await first_answer(client, hosts, "GET", "/")
+        return cluster_of(orjson.loads(response.content)) if response.status_code == 200 else None
+    except (Unreachable, orjson.JSONDecodeError, ValueError):
+        return None
