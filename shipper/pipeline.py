@@ -26,7 +26,7 @@ from shipper.sinks.base import Sink
 from shipper.sources.tail.consumer import FileConsumer, FileInfo
 from shipper.transforms.decoder import Decoder
 from shipper.transforms.detect import make_decoder
-from shipper.transforms.document import DocumentEncoder
+from shipper.transforms.ecs import new_encoder
 from shipper.transforms.enrich import Enricher
 from shipper.transforms.json_fields import JsonFields, json_wanted
 from shipper.transforms.kubernetes import PodMetadata
@@ -79,8 +79,11 @@ class FilePipeline:
         self.names = names_from_path(file.path, file.link)
         meta = pipeline.enricher.known(self.names)
         self._excluded = meta is not None and meta.excluded
-        self._encoder = DocumentEncoder(
-            file.key, self.names.container_id, pipeline.enricher.fields(self.names, meta)
+        self._encoder = new_encoder(
+            pipeline.settings,
+            file,
+            self.names.container_id,
+            pipeline.enricher.fields(self.names, meta),
         )
         # Reads wait here, neither joined nor ticketed, while the pod's metadata (which
         # may ask for trace joining) is looked up: a bounded time.
