@@ -19,6 +19,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from shipper.redact import MASK, redact
 from shipper.settings import Output, Settings
+from shipper.sinks.aws_credentials import EXTRA_HINT
+from shipper.sinks.aws_credentials import available as aws_available
 from shipper.sinks.data_stream import parse_data_stream
 from shipper.transforms.json_fields import OUR_FIELDS
 from shipper.units import parse_duration, parse_size
@@ -637,6 +639,8 @@ def _aws_region(text: str) -> str:
     region = text.strip().lower()
     if not re.fullmatch(r"[a-z]{2}(-[a-z0-9]+)+-\d+", region):
         raise ValueError("not an AWS region (examples: us-east-1, eu-central-1)")
+    if not aws_available():
+        raise ValueError(EXTRA_HINT)
     return region
 
 

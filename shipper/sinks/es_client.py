@@ -21,6 +21,7 @@ from shipper import __version__
 from shipper.settings import Settings
 from shipper.sinks.distribution import Cluster, cluster_of
 from shipper.sinks.failures import AnswerTooLarge, explain_request
+from shipper.sinks.sigv4 import sigv4_auth
 
 log = logging.getLogger("shipper.elasticsearch")
 PROBE_TIMEOUT = 5.0  # seconds per host for start-up requests: never hold start-up long
@@ -44,6 +45,8 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
         headers["Authorization"] = f"ApiKey {settings.es_api_key}"
     elif settings.es_user:
         auth = httpx.BasicAuth(settings.es_user, settings.es_password or "")
+    elif settings.es_aws_region:
+        auth = sigv4_auth(settings)
     connections = settings.concurrency * max(1, len(settings.es_hosts)) + 1
     return httpx.AsyncClient(
         headers=headers,

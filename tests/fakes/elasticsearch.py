@@ -28,6 +28,7 @@ from urllib.parse import unquote
 
 import orjson
 
+from tests.fakes.aws import AwsAccount
 from tests.fakes.es_bulk import BulkRequestError, parse_bulk
 from tests.fakes.es_cluster import Cluster
 from tests.fakes.es_protocol import (
@@ -88,10 +89,14 @@ class FakeElasticsearch:
         ssl_context: ssl.SSLContext | None = None,
         index_privileges: dict[str, list[str]] | None = None,
         cluster_privileges: list[str] | None = None,
+        aws: AwsAccount | None = None,
     ) -> None:
         """`index_privileges` (index pattern -> privileges) and `cluster_privileges` are the
         role of the one user (or API key); None for either means a superuser's `all`.
-        `distribution="opensearch"` answers as OpenSearch `version` does (see es_protocol)."""
+        `distribution="opensearch"` answers as OpenSearch `version` does (see es_protocol).
+        `aws`: every request must be signed with SigV4 by one of the account's keys, as
+        Amazon OpenSearch Service checks (403 and its message otherwise)."""
+        self._aws = aws
         self.version = version
         self.distribution = distribution
         self.requests: list[RequestLog] = []
@@ -297,6 +302,10 @@ class FakeElasticsearch:
             outage = self._outage
         if outage is not None:
             return Answer(outage, outage_error(outage, len(request.body)))
+        if self._aws is not None:
+            refusal = self._aws.check(request)
+            if refusal is not None:
+                return Answer(403, {"message": refusal})
         authorization = request.headers.get("authorization")
         if self._credentials and authorization not in self._credentials:
             target = _target(request)
