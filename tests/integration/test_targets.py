@@ -3,10 +3,12 @@ stream with ECS documents, and replays answered 409 alike on every engine."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.fakes.aws import AwsAccount, CredentialEndpoints, isolated_env
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.integration.harness import Agent, containers
 
@@ -87,3 +89,31 @@ def test_bad_target_settings_fail_at_start_naming_the_variable(tmp_path: Path) -
         ).run()
         assert result.returncode != 0
         assert words in result.stderr.decode(), result.stderr.decode()[-2000:]
+
+
+def test_amazon_opensearch_with_pod_identity_credentials(tmp_path: Path) -> None:
+    """Signed requests from the real agent, credentials from EKS Pod Identity's endpoint."""
+    root = tmp_path / "node"
+    (c,) = containers(root, 1)
+    c.write(f"line {i}" for i in range(200))
+    account = AwsAccount("eu-west-1", "es")
+    token = tmp_path / "eks-pod-identity-token"
+    token.write_text("pod-token")
+    with (
+        CredentialEndpoints(account, timedelta(hours=6), token="pod-token") as endpoints,
+        FakeElasticsearch(version="2.17.1", distribution="opensearch", aws=account) as es,
+    ):
+        err = run_once(
+            root,
+            tmp_path / "state",
+            es,
+            **isolated_env(),
+            SHIPPER_ES_AWS_REGION="eu-west-1",
+            SHIPPER_ES_TEMPLATE="install",
+            AWS_CONTAINER_CREDENTIALS_FULL_URI=f"{endpoints.url}/v1/credentials",
+            AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=str(token),
+        )
+        assert es.count() == 200
+        statuses = {r.status for r in es.requests}
+    assert 403 not in statuses and endpoints.issued and endpoints.refused == 0
+    assert "connected to OpenSearch 2.17.1" in err
