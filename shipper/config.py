@@ -303,7 +303,7 @@ def _build(r: _Reader, flags: RunFlags, terminal: bool = False) -> Settings:
         es_op_type=r.get(
             "SHIPPER_ES_OP_TYPE", parse=_choice("create", "index"), default=d.es_op_type
         ),
-        es_id=r.get("SHIPPER_ES_ID", parse=_choice("auto", "none"), default=d.es_id),
+        es_id=_es_id(r),
         es_pipeline=r.get("SHIPPER_ES_PIPELINE", parse=str, default=d.es_pipeline),
         es_compression=r.get(
             "SHIPPER_ES_COMPRESSION", parse=_choice("none", "gzip"), default=d.es_compression
@@ -633,6 +633,18 @@ def _targets(r: _Reader) -> dict[str, Any]:
         "es_aws_service": service,
         "schema": schema,
     }
+
+
+def _es_id(r: _Reader) -> Any:
+    """`SHIPPER_ES_ID`; unset, `auto`, but `none` for OpenSearch Serverless: its time series
+    collections make their own ids and refuse ours (a search collection takes them)."""
+    service = r.first("SHIPPER_ES_AWS_SERVICE")
+    serverless = service is not None and r.value(service).strip().lower() == "aoss"
+    default = "none" if serverless else _DEFAULTS.es_id
+    es_id = r.get("SHIPPER_ES_ID", parse=_choice("auto", "none"), default=default)
+    if serverless and not r.first("SHIPPER_ES_ID"):
+        r.derived("SHIPPER_ES_ID", "SHIPPER_ES_AWS_SERVICE=aoss")
+    return es_id
 
 
 def _aws_region(text: str) -> str:
