@@ -22,6 +22,7 @@ from shipper.settings import Output, Settings
 from shipper.sinks.aws_credentials import EXTRA_HINT
 from shipper.sinks.aws_credentials import available as aws_available
 from shipper.sinks.data_stream import parse_data_stream
+from shipper.transforms.ecs import ECS_FIELDS
 from shipper.transforms.json_fields import OUR_FIELDS
 from shipper.units import parse_duration, parse_size
 
@@ -613,11 +614,13 @@ def _targets(r: _Reader) -> dict[str, Any]:
             "SHIPPER_ES_AWS_SERVICE", service, "needs SHIPPER_ES_AWS_REGION (example: us-east-1)"
         )
     schema = r.get("SHIPPER_SCHEMA", parse=_choice("fluentd", "ecs"), default=d.schema)
-    if schema == "ecs" and r.raw("SHIPPER_MERGE_JSON_KEY", d.merge_json_key) == "":
+    json_key = r.raw("SHIPPER_MERGE_JSON_KEY", d.merge_json_key)
+    if schema == "ecs" and (json_key == "" or json_key in ECS_FIELDS):
         r.fail(
             "SHIPPER_MERGE_JSON_KEY",
-            "",
-            "with SHIPPER_SCHEMA=ecs an application's fields go under a key (example: json)",
+            json_key,
+            "with SHIPPER_SCHEMA=ecs an application's fields go under a key that is not one "
+            "of the document's own (example: json)",
         )
     return {
         "es_data_stream": data_stream,

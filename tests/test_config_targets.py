@@ -61,6 +61,8 @@ def test_target_variables(env: dict[str, str], field: str, expected: Any) -> Non
          "SHIPPER_ES_AWS_REGION='us-east-1': requests are signed"),
         ({"SHIPPER_SCHEMA": "otel"}, "SHIPPER_SCHEMA='otel': not one of: fluentd, ecs"),
         ({"SHIPPER_SCHEMA": "ecs", "SHIPPER_MERGE_JSON_KEY": ""}, "SHIPPER_MERGE_JSON_KEY="),
+        ({"SHIPPER_SCHEMA": "ecs", "SHIPPER_MERGE_JSON_KEY": "message"},
+         "SHIPPER_MERGE_JSON_KEY='message': with SHIPPER_SCHEMA=ecs"),
     ],
 )  # fmt: skip
 def test_bad_target_values_name_their_variable(env: dict[str, str], expected: str) -> None:

@@ -36,6 +36,10 @@ from shipper.sources.tail.consumer import FileInfo
 from shipper.transforms.document import DocumentEncoder
 
 ECS_VERSION = "8.11.0"
+# Every top-level field of an ECS document of ours (SHIPPER_MERGE_JSON_KEY may be none).
+ECS_FIELDS = frozenset(
+    {"@timestamp", "message", "log", "tags", "container", "kubernetes", "host", "ecs"}
+)
 # The `log` object opened per record is closed by the file's suffix (log.file.path).
 _DOC = b'{"@timestamp":"%s","message":%s,"log":{"iostream":"%s"%s\n'
 _TRUNCATED = b',"tags":["truncated"]'
