@@ -14,7 +14,7 @@ SHIPPER_ES_TEMPLATE_PRIORITY says otherwise; a data stream's own pattern
 
 SHIPPER_ES_LIFECYCLE_POLICY names an ILM policy in the template (`index.lifecycle.name`).
 OpenSearch attaches ISM policies by the policy's own `ism_template` instead (index
-templates no longer can): there the name is only checked into a warning that says so.
+templates no longer can): there the template is left without it and a warning says how.
 """
 
 from __future__ import annotations
