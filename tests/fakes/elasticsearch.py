@@ -435,14 +435,15 @@ class FakeElasticsearch:
 
 def _cluster_for(distribution: str, version: str) -> Cluster:
     """The cluster state of that engine: OpenSearch answers in Elasticsearch 7.10's words,
-    has `_type` in items only in 1.x, and knows `flat_object` (not `flattened`) from 2.7."""
+    has `_type` in items only in 1.x, and knows `flat_object` (not `flattened`) from 2.7;
+    backing indices are `.ds-<stream>-<generation>` there and before Elasticsearch 7.11."""
     numbers = tuple(int(part) for part in version.split(".")[:2])
     if distribution == "elasticsearch":
-        return Cluster(numbers[0])
+        return Cluster(numbers[0], dated_backing=numbers >= (7, 11))
     unknown = {"flattened", "match_only_text"}
     if numbers < (2, 7):
         unknown.add("flat_object")
-    return Cluster(7, typed=numbers[0] < 2, unknown_types=frozenset(unknown))
+    return Cluster(7, typed=numbers[0] < 2, unknown_types=frozenset(unknown), dated_backing=False)
 
 
 # Which named privileges grant which others (elastic.co security-privileges.html).

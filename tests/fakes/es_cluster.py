@@ -36,13 +36,15 @@ class Index:
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     generation: int = 1  # a data stream's: its write index is the latest backing index
+    dated: bool = True  # backing index names carry the date (Elasticsearch 7.11+)
 
     @property
     def write_name(self) -> str:
         """The `_index` answers name: a data stream's backing index, else the index itself."""
         if not self.data_stream:
             return self.name
-        return f".ds-{self.name}-{self.created:%Y.%m.%d}-{self.generation:06d}"
+        date = f"{self.created:%Y.%m.%d}-" if self.dated else ""
+        return f".ds-{self.name}-{date}{self.generation:06d}"
 
 
 class Cluster:
@@ -54,9 +56,12 @@ class Cluster:
         *,
         typed: bool | None = None,
         unknown_types: frozenset[str] = frozenset({"flat_object"}),
+        dated_backing: bool = True,
     ) -> None:
         """`major_version`: the Elasticsearch major whose wording the answers use; `typed`:
-        items carry `_type` (default: before 8); `unknown_types`: field types refused."""
+        items carry `_type` (default: before 8); `unknown_types`: field types refused;
+        `dated_backing`: data stream backing indices are named with their date."""
+        self.dated_backing = dated_backing
         self.major = major_version
         self.typed = major_version < 8 if typed is None else typed
         self.unknown_types = unknown_types
@@ -143,7 +148,8 @@ class Cluster:
         mapping = IndexMapping(self.major)
         properties = template.get("template", {}).get("mappings", {}).get("properties", {})
         mapping.put_properties(properties)
-        created = Index(name, mapping, data_stream="data_stream" in template)
+        data_stream = "data_stream" in template
+        created = Index(name, mapping, data_stream=data_stream, dated=self.dated_backing)
         self.indices[name] = created
         return created
 

@@ -24,8 +24,9 @@ GET /  on OpenSearch (docs.opensearch.org "Cluster information API"; the opensea
     mapping [_doc]: ...".
 Data streams (elastic.co data-streams.html, use-a-data-stream.html; rest-api-spec
     indices.rollover): a template with "data_stream": {} makes the first `create` to a
-    matching name a data stream; its backing indices are .ds-<name>-<yyyy.MM.dd>-<000001>,
-    the `_index` of every item answer. `index` without op_type create: 400
+    matching name a data stream; its backing indices are .ds-<name>-<yyyy.MM.dd>-<000001>
+    (Elasticsearch 7.11+; before, and on OpenSearch: .ds-<name>-<000001>), the `_index` of
+    every item answer. `index` without op_type create: 400
     illegal_argument_exception "only write ops with an op_type of create are allowed in data
     streams". POST /<name>/_rollover: {"acknowledged": true, "shards_acknowledged": true,
     "old_index", "new_index", "rolled_over": true, "dry_run": false, "conditions": {}}.

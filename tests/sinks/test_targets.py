@@ -151,9 +151,17 @@ def test_data_stream_template_never_shadows_the_builtin_logs_template() -> None:
     assert "data_stream" not in daily and daily["priority"] == PRIORITY  # unchanged
 
 
-async def test_data_stream_create_only_backing_indices_and_rollover(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("distribution", "version", "backing"), [
+    ("elasticsearch", "7.10.2", ".ds-logs-kubernetes-shop-000002"),
+    ("elasticsearch", "8.15.0", ".ds-logs-kubernetes-shop-20"),
+    ("opensearch", "1.3.19", ".ds-logs-kubernetes-shop-000002"),
+    ("opensearch", "2.17.1", ".ds-logs-kubernetes-shop-000002"),
+])  # fmt: skip
+async def test_data_stream_create_only_backing_indices_and_rollover(
+    tmp_path: Path, distribution: str, version: str, backing: str
+) -> None:
     acks = Acks()
-    with FakeElasticsearch() as es:
+    with FakeElasticsearch(version=version, distribution=distribution) as es:
         settings = es_settings(
             tmp_path,
             es.url,
@@ -166,19 +174,22 @@ async def test_data_stream_create_only_backing_indices_and_rollover(tmp_path: Pa
             assert await sink.drain(5)
             rolled = httpx.post(f"{es.url}/logs-kubernetes-shop/_rollover").json()
             assert rolled["rolled_over"] and rolled["new_index"].endswith("-000002")
-            await sink.send(acks.events(5, start=10))
+            shop = {"kubernetes": {"namespace_name": "shop", "pod_name": "web-1"}}
+            await sink.send(acks.events(4, start=10, fields=shop) + acks.events(5, start=20))
             assert await sink.drain(5)
         assert es.indices() == ["logs-kubernetes-default", "logs-kubernetes-shop"]
-        assert len(es.documents("logs-kubernetes-shop")) == len(LABELS)
+        assert len(es.documents("logs-kubernetes-shop")) == len(LABELS) + 4
         assert len(es.documents("logs-kubernetes-default")) == 5
         stored = _stored(es)
         assert stored["data_stream"] == {}
-        assert stored["template"]["settings"] == {"index": {"lifecycle": {"name": "logs-30d"}}}
+        if distribution == "elasticsearch":
+            policy = {"index": {"lifecycle": {"name": "logs-30d"}}}
+            assert stored["template"]["settings"] == policy
         bulk = [r for r in es.requests if r.path == "/_bulk"]
         assert all(b'{"create":' in r.body and b'"index":' not in r.body for r in bulk)
-        # the answers named backing indices: .ds-<stream>-<date>-<generation>
-        backing = httpx.get(f"{es.url}/logs-kubernetes-shop").json()
-        assert next(iter(backing)).startswith(".ds-logs-kubernetes-shop-")
+        # the write index is now the second backing index, named as the engine names it
+        (write_index,) = httpx.get(f"{es.url}/logs-kubernetes-shop").json()
+        assert write_index.startswith(backing) and write_index.endswith("-000002")
     assert not (tmp_path / "dead-letter.ndjson").exists()
 
 
