@@ -117,6 +117,18 @@ class AgentProcess:
                 return float(line.split()[1])
         return 0.0
 
+    def sample(self) -> tuple[float, float]:
+        """The running agent's CPU seconds so far (user + sys) and its RSS now, in MiB."""
+        stat = Path(f"/proc/{self.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        ticks = os.sysconf("SC_CLK_TCK")
+        cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        rss_kib = next(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
+        )
+        return cpu, rss_kib / 1024
+
     def wait(self, timeout: float) -> Usage:
         """Until the agent exits; killed (and `AgentFailed`) after `timeout` seconds."""
         assert self._proc is not None

@@ -15,8 +15,8 @@ import httpx
 import orjson
 
 from shipper.settings import Settings
-from shipper.sinks.data_stream import target_pattern
-from shipper.sinks.es_client import PROBE_TIMEOUT, build_client
+from shipper.sinks.elasticsearch.client import PROBE_TIMEOUT, build_client
+from shipper.sinks.elasticsearch.data_stream import target_pattern
 from shipper.transforms.kubernetes.client import KubeApiError, KubeClient
 
 

@@ -1,7 +1,7 @@
 """The one typed settings object, built once at startup and passed down.
 
-Field names follow SPEC's variables: `SHIPPER_ES_HOSTS` -> `es_hosts`. Defaults here
-are SPEC's defaults, already parsed (seconds as float, sizes as int bytes), so tests
+Field names follow the variables: `SHIPPER_ES_HOSTS` -> `es_hosts`. Defaults here are
+the README's defaults, already parsed (seconds as float, sizes as int bytes), so tests
 can build a `Settings(...)` directly; `shipper.config` builds one from the environment.
 """
 
@@ -65,7 +65,7 @@ class Settings:
     # --- targets: data streams, lifecycle, Amazon OpenSearch (SigV4), ECS documents
     es_data_stream: str | None = None  # replaces the daily index names when set
     es_lifecycle_policy: str | None = None  # ILM (Elasticsearch) or ISM (OpenSearch) policy
-    es_template_priority: int | None = None  # None: see shipper.sinks.target_template
+    es_template_priority: int | None = None  # None: see sinks/elasticsearch/target_template.py
     es_aws_region: str | None = None  # set: every request is signed with AWS SigV4
     es_aws_service: Literal["es", "aoss"] = "es"
     schema: Literal["fluentd", "ecs"] = "fluentd"
@@ -89,6 +89,7 @@ class Settings:
     kube_labels: bool = True
     kube_annotations: bool = False
     kube_namespace_labels: bool = False
+    kube_max_metadata_bytes: int = 16 * 1024  # labels and annotations per document, encoded
     # --- structured logs
     merge_json: bool = False
     merge_json_key: str = "json"
