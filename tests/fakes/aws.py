@@ -113,21 +113,7 @@ def check_sigv4(
     payload = hashlib.sha256(request.wire_body).hexdigest()
     if request.headers.get("x-amz-content-sha256", payload) != payload:
         return "The provided x-amz-content-sha256 header does not match what was computed."
-    canonical = "\n".join(
-        [
-            request.method,
-            "/".join(_encode(segment) for segment in request.path.split("/")) or "/",
-            "&".join(
-                f"{_encode(k)}={_encode(v)}"
-                for k, v in sorted(request.query.items(), key=lambda kv: _encode(kv[0]))
-            ),
-            "".join(
-                f"{name}:{' '.join(request.headers.get(name, '').split())}\n" for name in signed
-            ),
-            parts["SignedHeaders"],
-            payload,
-        ]
-    )
+    canonical = _canonical_request(request, parts["SignedHeaders"], payload)
     scope = f"{date}/{region}/{service}/aws4_request"
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{digest}"
@@ -137,6 +123,99 @@ def check_sigv4(
     )
     expected = hmac.new(signing_key, to_sign.encode(), hashlib.sha256).hexdigest()
     return None if hmac.compare_digest(expected, parts["Signature"]) else BAD_SIGNATURE
+
+
+def _canonical_request(request: RequestLog, signed_headers: str, payload: str) -> str:
+    """The canonical request SigV4 signs: method, path, sorted query, signed headers."""
+    return "\n".join(
+        [
+            request.method,
+            "/".join(_encode(segment) for segment in request.path.split("/")) or "/",
+            "&".join(
+                f"{_encode(k)}={_encode(v)}"
+                for k, v in sorted(request.query.items(), key=lambda kv: _encode(kv[0]))
+            ),
+            "".join(
+                f"{name}:{' '.join(request.headers.get(name, '').split())}\n"
+                for name in signed_headers.split(";")
+            ),
+            signed_headers,
+            payload,
+        ]
+    )
+
+
+def _sts_answer(key: str, secret: str, session: str, expires: datetime) -> bytes:
+    """STS's AssumeRoleWithWebIdentity answer handing out one session."""
+    xml = (
+        '<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/'
+        '2011-06-15/"><AssumeRoleWithWebIdentityResult>'
+        "<SubjectFromWebIdentityToken>system:serviceaccount:logging:shipper"
+        "</SubjectFromWebIdentityToken><Audience>sts.amazonaws.com</Audience>"
+        "<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/shipper/s"
+        "</Arn><AssumedRoleId>AROAFAKE:s</AssumedRoleId></AssumedRoleUser>"
+        f"<Credentials><SessionToken>{session}</SessionToken>"
+        f"<SecretAccessKey>{secret}</SecretAccessKey>"
+        f"<Expiration>{expires:%Y-%m-%dT%H:%M:%SZ}</Expiration>"
+        f"<AccessKeyId>{key}</AccessKeyId></Credentials>"
+        "<Provider>arn:aws:iam::123456789012:oidc-provider/oidc.eks.fake</Provider>"
+        "</AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>"
+        "0f5c7f4e-0000-4000-8000-000000000000</RequestId></ResponseMetadata>"
+        "</AssumeRoleWithWebIdentityResponse>"
+    )
+    return xml.encode()
+
+
+class _EndpointServer(ThreadingHTTPServer):
+    endpoints: CredentialEndpoints
+
+
+class _EndpointHandler(BaseHTTPRequestHandler):
+    """STS on POST, the container credentials endpoint on GET."""
+
+    server: _EndpointServer
+
+    def do_POST(self) -> None:
+        endpoints = self.server.endpoints
+        length = int(self.headers.get("Content-Length") or 0)
+        form = parse_qs(self.rfile.read(length).decode())
+        action = form.get("Action", [""])[0]
+        given = form.get("WebIdentityToken", [""])[0]
+        if action != "AssumeRoleWithWebIdentity" or given != endpoints.token:
+            endpoints.refused += 1
+            self._send(
+                400,
+                b"<ErrorResponse><Error><Code>InvalidIdentityToken</Code></Error></ErrorResponse>",
+                "text/xml",
+            )
+            return
+        self._send(200, _sts_answer(*endpoints.issue()), "text/xml")
+
+    def do_GET(self) -> None:
+        endpoints = self.server.endpoints
+        if self.headers.get("Authorization") != endpoints.token:
+            endpoints.refused += 1
+            self._send(401, b'{"code":"AccessDeniedException"}', "application/json")
+            return
+        key, secret, session, expires = endpoints.issue()
+        body = {
+            "AccessKeyId": key,
+            "SecretAccessKey": secret,
+            "Token": session,
+            "AccountId": "123456789012",
+            "Expiration": f"{expires:%Y-%m-%dT%H:%M:%SZ}",
+        }
+        self._send(200, json.dumps(body).encode(), "application/json")
+
+    def _send(self, status: int, body: bytes, kind: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
 
 
 class CredentialEndpoints:
@@ -149,73 +228,14 @@ class CredentialEndpoints:
         self.token = token  # the web identity / pod identity token it expects
         self.issued: list[str] = []  # access keys handed out, in order
         self.refused = 0
-        endpoints = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                form = parse_qs(self.rfile.read(length).decode())
-                action = form.get("Action", [""])[0]
-                given = form.get("WebIdentityToken", [""])[0]
-                if action != "AssumeRoleWithWebIdentity" or given != endpoints.token:
-                    endpoints.refused += 1
-                    self._send(
-                        400,
-                        b"<ErrorResponse><Error><Code>InvalidIdentityToken</Code>"
-                        b"</Error></ErrorResponse>",
-                        "text/xml",
-                    )
-                    return
-                key, secret, session, expires = endpoints._issue()
-                xml = (
-                    '<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/'
-                    '2011-06-15/"><AssumeRoleWithWebIdentityResult>'
-                    "<SubjectFromWebIdentityToken>system:serviceaccount:logging:shipper"
-                    "</SubjectFromWebIdentityToken><Audience>sts.amazonaws.com</Audience>"
-                    "<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/shipper/s"
-                    "</Arn><AssumedRoleId>AROAFAKE:s</AssumedRoleId></AssumedRoleUser>"
-                    f"<Credentials><SessionToken>{session}</SessionToken>"
-                    f"<SecretAccessKey>{secret}</SecretAccessKey>"
-                    f"<Expiration>{expires:%Y-%m-%dT%H:%M:%SZ}</Expiration>"
-                    f"<AccessKeyId>{key}</AccessKeyId></Credentials>"
-                    "<Provider>arn:aws:iam::123456789012:oidc-provider/oidc.eks.fake</Provider>"
-                    "</AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>"
-                    "0f5c7f4e-0000-4000-8000-000000000000</RequestId></ResponseMetadata>"
-                    "</AssumeRoleWithWebIdentityResponse>"
-                )
-                self._send(200, xml.encode(), "text/xml")
-
-            def do_GET(self) -> None:
-                if self.headers.get("Authorization") != endpoints.token:
-                    endpoints.refused += 1
-                    self._send(401, b'{"code":"AccessDeniedException"}', "application/json")
-                    return
-                key, secret, session, expires = endpoints._issue()
-                body = {
-                    "AccessKeyId": key,
-                    "SecretAccessKey": secret,
-                    "Token": session,
-                    "AccountId": "123456789012",
-                    "Expiration": f"{expires:%Y-%m-%dT%H:%M:%SZ}",
-                }
-                self._send(200, json.dumps(body).encode(), "application/json")
-
-            def _send(self, status: int, body: bytes, kind: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _EndpointServer(("127.0.0.1", 0), _EndpointHandler)
+        self._server.endpoints = self
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def _issue(self) -> tuple[str, str, str, datetime]:
+    def issue(self) -> tuple[str, str, str, datetime]:
+        """A new temporary session, its key remembered in `issued`."""
         key, secret, session, expires = self.account.temporary(self.lifetime)
         self.issued.append(key)
         return key, secret, session, expires
