@@ -7,13 +7,14 @@ The child's CPU time and peak RSS come from `wait4`, so they are the agent's alo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,6 +167,21 @@ class AgentProcess:
 
     def log_tail(self, chars: int = 2000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
+
+
+@contextlib.contextmanager
+def running_agent(
+    paths: Sequence[str], es_url: str, workdir: Path, settings: Mapping[str, str]
+) -> Iterator[AgentProcess]:
+    """A long-running agent, ready (its `/readyz` answered 200); killed on the way out if
+    the scenario did not `stop` it."""
+    agent = AgentProcess(paths, es_url, workdir, once=False, settings=settings)
+    agent.start()
+    try:
+        agent.wait_ready()
+        yield agent
+    finally:
+        agent.close()
 
 
 def _free_port() -> int:

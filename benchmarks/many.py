@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.agent import AgentProcess
+from benchmarks.agent import running_agent
 from benchmarks.endpoint import EndpointProcess
 from benchmarks.poll import wait_until
 from benchmarks.report import percentiles
@@ -46,22 +46,17 @@ def run_idle(work: Path, files: int, seconds: float, settings: dict[str, str]) -
     stamp = cri_time(time.time_ns())
     for path in paths:
         path.write_text("".join(f"{stamp} stdout F idle line {i}\n" for i in range(IDLE_LINES)))
-    with EndpointProcess() as endpoint:
-        agent = AgentProcess(
-            [links(root)], endpoint.url, work / "many-idle-agent", once=False, settings=settings
-        )
-        agent.start()
-        try:
-            agent.wait_ready()
-            total = files * IDLE_LINES
-            if not wait_until(lambda: endpoint.stats()["distinct"] >= total, _SETTLE_SECONDS):
-                raise RuntimeError(f"many-idle: {endpoint.stats()['distinct']} of {total} arrived")
-            cpu0, rss0 = agent.sample()
-            time.sleep(seconds)
-            cpu1, rss1 = agent.sample()
-            usage = agent.stop()
-        finally:
-            agent.close()
+    with (
+        EndpointProcess() as endpoint,
+        running_agent([links(root)], endpoint.url, work / "many-idle-agent", settings) as agent,
+    ):
+        total = files * IDLE_LINES
+        if not wait_until(lambda: endpoint.stats()["distinct"] >= total, _SETTLE_SECONDS):
+            raise RuntimeError(f"many-idle: {endpoint.stats()['distinct']} of {total} arrived")
+        cpu0, rss0 = agent.sample()
+        time.sleep(seconds)
+        cpu1, rss1 = agent.sample()
+        usage = agent.stop()
     return {
         "files": files,
         "idle_seconds": seconds,
@@ -79,16 +74,9 @@ def run_busy(
     root = work / f"many-busy-{files}"
     paths = [make_container(root, f"busy-{n}") for n in range(files)]
     with EndpointProcess(track=_MARKER) as endpoint:
-        agent = AgentProcess(
-            [links(root)],
-            endpoint.url,
-            work / f"many-busy-{files}-agent",
-            once=False,
-            settings=settings,
-        )
-        agent.start()
-        try:
-            agent.wait_ready()
+        with running_agent(
+            [links(root)], endpoint.url, work / f"many-busy-{files}-agent", settings
+        ) as agent:
             cpu0, _ = agent.sample()
             writer = PacedWriter(paths, rate, _MARKER)
             writer.start()
@@ -97,8 +85,6 @@ def run_busy(
             wait_until(lambda: endpoint.stats()["tracked"] >= written, _SETTLE_SECONDS)
             cpu1, _ = agent.sample()
             usage = agent.stop()
-        finally:
-            agent.close()
         delays = endpoint.delays()
     return {
         "files": files,
@@ -120,12 +106,7 @@ def run_churn(
     root = work / "churn"
     make_container(root, "anchor")  # `containers/` exists before the agent starts
     with EndpointProcess(track=_MARKER) as endpoint:
-        agent = AgentProcess(
-            [links(root)], endpoint.url, work / "churn-agent", once=False, settings=settings
-        )
-        agent.start()
-        try:
-            agent.wait_ready()
+        with running_agent([links(root)], endpoint.url, work / "churn-agent", settings) as agent:
             cpu0, _ = agent.sample()
             churn = _Churn(root, per_second)
             churn.start()
@@ -135,8 +116,6 @@ def run_churn(
             written = created * CHURN_LINES
             wait_until(lambda: endpoint.stats()["tracked"] >= written, _SETTLE_SECONDS)
             usage = agent.stop()
-        finally:
-            agent.close()
         delivered = endpoint.stats()["tracked"]
     return {
         "per_second": per_second,

@@ -20,7 +20,7 @@ import orjson
 
 from benchmarks import generate as generator
 from benchmarks import profile
-from benchmarks.agent import REPO, AgentProcess, Usage
+from benchmarks.agent import REPO, AgentProcess, Usage, running_agent
 from benchmarks.endpoint import EndpointProcess
 from benchmarks.generate import Summary
 from benchmarks.poll import wait_until
@@ -125,20 +125,13 @@ def run_latency(
     root = work / "latency"
     files = [make_container(root, f"steady-{n}") for n in range(LATENCY_CONTAINERS)]
     with EndpointProcess(track=_LATENCY_MARKER) as endpoint:
-        agent = AgentProcess(
-            [links(root)], endpoint.url, work / "latency-agent", once=False, settings=settings
-        )
-        agent.start()
-        try:
-            agent.wait_ready()
+        with running_agent([links(root)], endpoint.url, work / "latency-agent", settings) as agent:
             writer = PacedWriter(files, rate, _LATENCY_MARKER)
             writer.start()
             time.sleep(seconds)
             written = writer.stop()
             wait_until(lambda: endpoint.stats()["tracked"] >= written, _SETTLE_SECONDS)
             usage = agent.stop()
-        finally:
-            agent.close()
         delays = endpoint.delays()
     return {
         "rate": rate,
@@ -170,16 +163,9 @@ def run_fairness(
     root = work / name
     quiet = make_container(root, "quiet")
     with EndpointProcess(track=_QUIET_MARKER, us_per_doc=us_per_doc) as endpoint:
-        agent = AgentProcess(
-            [links(flood), links(root)],
-            endpoint.url,
-            work / f"{name}-agent",
-            once=False,
-            settings=settings,
-        )
-        agent.start()
-        try:
-            agent.wait_ready()
+        with running_agent(
+            [links(flood), links(root)], endpoint.url, work / f"{name}-agent", settings
+        ) as agent:
             writer = PacedWriter([quiet], QUIET_RATE, _QUIET_MARKER)
             writer.start()
             started = time.monotonic()
@@ -196,8 +182,6 @@ def run_fairness(
             counts = endpoint.stats()
             flood_delivered = counts["distinct"] - counts["tracked"]
             usage = agent.stop()
-        finally:
-            agent.close()
         delays = endpoint.delays()
     return {
         "us_per_doc": us_per_doc,
