@@ -14,7 +14,7 @@ from shipper.block_encoding import Backlog
 from shipper.record import Records
 from shipper.restart import AckTracker, whole_lines
 from shipper.sources.tail.consumer import FileInfo
-from shipper.transforms.encoding.document import DocumentEncoder
+from shipper.transforms.encoding.ecs import new_encoder
 from shipper.transforms.enrichment.enrich import TRUNCATED_KEY
 from shipper.transforms.enrichment.naming import names_from_path
 from shipper.transforms.enrichment.options import FileOptions, file_options
@@ -66,7 +66,9 @@ class FilePipeline:
         self._joiner: TraceJoiner | None = None
         self.names = names_from_path(info.path, info.link)
         meta = pipeline.enricher.known(self.names)
-        self._encoder = DocumentEncoder(info.key, self.names.container_id, self._fields(meta))
+        self._encoder = new_encoder(
+            pipeline.settings, info, self.names.container_id, self._fields(meta)
+        )
         # Reads wait here, neither joined nor ticketed, while the pod's metadata (which
         # may ask for trace joining) is looked up: a bounded time.
         self._held: list[_Read] | None = None

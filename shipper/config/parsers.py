@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from shipper.settings import Output
+from shipper.sinks.elasticsearch.aws_credentials import EXTRA_HINT
+from shipper.sinks.elasticsearch.aws_credentials import available as aws_available
 from shipper.transforms.encoding.our_fields import names_our_field
 from shipper.units import parse_duration, parse_size
 
@@ -106,7 +108,11 @@ def output(text: str) -> Output:
         return Output("file", word.removeprefix("file:"))
     if word.lower() in ("elasticsearch", "stdout"):
         return Output(word.lower())  # type: ignore[arg-type]  # checked just above
-    raise ValueError("not one of: elasticsearch, stdout, file:PATH (example: file:/tmp/out.ndjson)")
+    if word.lower() == "opensearch":
+        return Output("elasticsearch", distribution="opensearch")
+    raise ValueError(
+        "not one of: elasticsearch, stdout, file:PATH, opensearch (example: file:/tmp/out.ndjson)"
+    )
 
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -131,6 +137,24 @@ def index_pattern(text: str) -> str:
     if forbidden:
         raise ValueError(f"Elasticsearch index names cannot contain {''.join(forbidden)!r}")
     return text
+
+
+def policy_name(text: str) -> str:
+    """An ILM or ISM policy name: what an index name may hold."""
+    name = text.strip()
+    if not name or any(char in _INDEX_FORBIDDEN for char in name):
+        raise ValueError("not a policy name (example: logs-30d)")
+    return name
+
+
+def aws_region(text: str) -> str:
+    """An AWS region (`eu-west-1`), accepted only with the `aws` extra installed."""
+    region = text.strip().lower()
+    if not re.fullmatch(r"[a-z]{2}(-[a-z0-9]+)+-\d+", region):
+        raise ValueError("not an AWS region (examples: us-east-1, eu-central-1)")
+    if not aws_available():
+        raise ValueError(EXTRA_HINT)
+    return region
 
 
 def trimmed(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Hosts, credentials, output, index and template: each from several variables."""
+"""Hosts, credentials, output, index, template and ids: each from several variables."""
 
 from __future__ import annotations
 
@@ -143,6 +143,18 @@ def es_index(r: Reader) -> str:
         date = r.get(date_name, parse=index_pattern, default="%Y.%m.%d")
         return f"{prefix}-{date}"
     return r.get(index_name, parse=index_pattern, default="logstash")
+
+
+def es_id(r: Reader) -> str:
+    """`SHIPPER_ES_ID`; unset, `auto`, but `none` for OpenSearch Serverless: its time series
+    collections make their own ids and refuse ours (a search collection takes them)."""
+    service = r.first("SHIPPER_ES_AWS_SERVICE")
+    serverless = service is not None and r.value(service).strip().lower() == "aoss"
+    default = "none" if serverless else _DEFAULTS.es_id
+    found: str = r.get("SHIPPER_ES_ID", parse=choice("auto", "none"), default=default)
+    if serverless and not r.first("SHIPPER_ES_ID"):
+        r.derived("SHIPPER_ES_ID", "SHIPPER_ES_AWS_SERVICE=aoss")
+    return found
 
 
 def es_template(r: Reader) -> str:

@@ -10,11 +10,13 @@ from shipper.config.table.kubernetes import KUBERNETES
 from shipper.config.table.observe import OBSERVE
 from shipper.config.table.records import RECORDS
 from shipper.config.table.tail import TAIL
+from shipper.config.table.targets import TARGETS
 from shipper.config.table.variable import Variable
 
 TABLE: tuple[Variable, ...] = (
     *TAIL,
     *ELASTICSEARCH,
+    *TARGETS,
     *DELIVERY,
     *KUBERNETES,
     *RECORDS,

@@ -11,8 +11,9 @@ ELASTICSEARCH = (
     Variable(
         "SHIPPER_OUTPUT",
         "output",
-        "`elasticsearch`, `stdout`, `file:PATH`; unset, `elasticsearch` if hosts are set, "
-        "else `stdout`. `PATH` is any writable path: a regular file is fsynced before records "
+        "`elasticsearch`, `opensearch` (the same sink; says what the cluster is while `GET /` "
+        "does not, see Targets), `stdout`, `file:PATH`; unset, `elasticsearch` if hosts are "
+        "set, else `stdout`. `PATH` is any writable path: a regular file is fsynced before records "
         "are acknowledged; `/dev/null` (a dry run), `/dev/stdout` or a FIFO take no fsync and "
         "are acknowledged once written. A failed write (`no space left`, too many open "
         "files...) is retried from the first byte not written, like a failed request",
@@ -112,9 +113,11 @@ ELASTICSEARCH = (
         "SHIPPER_ES_ID",
         "es_id",
         "`auto`: deterministic `_id` per record; `none`: Elasticsearch assigns ids (replays "
-        "may then double)",
-        choice("auto", "none"),
+        "may then double). Unset with `SHIPPER_ES_AWS_SERVICE=aoss`, `none`: OpenSearch "
+        "Serverless time series collections refuse ids of ours (a search collection takes "
+        "`auto`)",
         default="auto",
+        resolve=derived.es_id,
     ),
     Variable("SHIPPER_ES_PIPELINE", "es_pipeline", "ingest pipeline", text),
     Variable(

@@ -21,6 +21,8 @@ from shipper import __version__
 from shipper.net.capped import read_capped
 from shipper.net.tls import client_context
 from shipper.settings import Settings
+from shipper.sinks.elasticsearch.distribution import Cluster, cluster_of
+from shipper.sinks.elasticsearch.sigv4 import sigv4_auth
 from shipper.sinks.failures import explain_request
 
 log = logging.getLogger("shipper.elasticsearch")
@@ -45,6 +47,8 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
         headers["Authorization"] = f"ApiKey {settings.es_api_key}"
     elif settings.es_user:
         auth = httpx.BasicAuth(settings.es_user, settings.es_password or "")
+    elif settings.es_aws_region:
+        auth = sigv4_auth(settings)
     connections = settings.concurrency * max(1, len(settings.es_hosts)) + 1
     return httpx.AsyncClient(
         headers=headers,
@@ -120,8 +124,9 @@ async def tls_alert(settings: Settings, host: str) -> str | None:
     return None
 
 
-async def log_cluster_version(client: httpx.AsyncClient, hosts: Sequence[str]) -> str | None:
-    """Log the cluster's name and version (`GET /`); a warning, never an error, when down."""
+async def log_cluster_version(client: httpx.AsyncClient, hosts: Sequence[str]) -> Cluster | None:
+    """Log the cluster's engine, version and name (`GET /`); a warning, never an error, when
+    down or not understood."""
     try:
         response = await first_answer(client, hosts, "GET", "/")
     except Unreachable as exc:
@@ -134,14 +139,23 @@ async def log_cluster_version(client: httpx.AsyncClient, hosts: Sequence[str]) -
         return None
     try:
         info = orjson.loads(response.content)
-        version = str(info["version"]["number"])
-    except (orjson.JSONDecodeError, KeyError, TypeError):
+        cluster = cluster_of(info)
+    except (orjson.JSONDecodeError, ValueError):
         log.warning("unexpected answer to GET /: %.200s", response.text)
         return None
     log.info(
-        "connected to Elasticsearch %s (cluster %s) at %s",
-        version,
+        "connected to %s (cluster %s) at %s",
+        cluster,
         info.get("cluster_name", "?"),
         response.request.url,
     )
-    return version
+    return cluster
+
+
+async def probe_cluster(client: httpx.AsyncClient, hosts: Sequence[str]) -> Cluster | None:
+    """The cluster `GET /` describes, quietly; None when no usable answer came."""
+    try:
+        response = await first_answer(client, hosts, "GET", "/")
+        return cluster_of(orjson.loads(response.content)) if response.status_code == 200 else None
+    except (Unreachable, orjson.JSONDecodeError, ValueError):
+        return None

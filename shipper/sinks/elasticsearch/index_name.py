@@ -38,8 +38,11 @@ Segment = tuple[str, Any]  # ("text", str) | ("time", strftime format) | ("field
 class IndexPattern:
     """One compiled SHIPPER_ES_INDEX value; `render` gives a record's index name."""
 
-    def __init__(self, pattern: str) -> None:
+    def __init__(self, pattern: str, forbidden: re.Pattern[str] | None = None) -> None:
+        """`forbidden`: characters replaced by `_` in placeholder values (default: those
+        Elasticsearch forbids in index names)."""
         self.pattern = pattern
+        self._forbidden = forbidden or _FORBIDDEN
         self._segments, self._wildcard, directives = _compile(pattern)
         self._prefix_len = _prefix_length(directives)  # how much of a timestamp matters
         self._has_fields = any(kind == "field" for kind, _ in self._segments)
@@ -74,7 +77,11 @@ class IndexPattern:
         """The placeholders' values in `fields`, in pattern order."""
         if not self._has_fields:
             return ()
-        return tuple(_field_value(fields, path) for kind, path in self._segments if kind == "field")
+        return tuple(
+            _field_value(fields, path, self._forbidden)
+            for kind, path in self._segments
+            if kind == "field"
+        )
 
     def _name(self, key: bytes, values: tuple[str, ...]) -> str:
         name = self._names.get((key, values))
@@ -171,7 +178,9 @@ def _parse_prefix(key: bytes) -> datetime | None:
         return None
 
 
-def _field_value(fields: Mapping[str, Any], path: tuple[str, ...]) -> str:
+def _field_value(
+    fields: Mapping[str, Any], path: tuple[str, ...], forbidden: re.Pattern[str]
+) -> str:
     value: Any = fields
     for name in path:
         if not isinstance(value, Mapping):
@@ -179,4 +188,4 @@ def _field_value(fields: Mapping[str, Any], path: tuple[str, ...]) -> str:
         value = value.get(name)
     if value is None or value == "" or isinstance(value, Mapping):
         return MISSING
-    return _FORBIDDEN.sub("_", str(value))
+    return forbidden.sub("_", str(value))

@@ -22,9 +22,10 @@ from shipper.settings import Settings
 from shipper.sinks.dead_letter import DeadLetterFile
 from shipper.sinks.elasticsearch.batching import Batcher, BatchQueue
 from shipper.sinks.elasticsearch.client import build_client, log_cluster_version
+from shipper.sinks.elasticsearch.data_stream import target_pattern
 from shipper.sinks.elasticsearch.delivery import Delivery, RejectHandler
+from shipper.sinks.elasticsearch.distribution import reconcile
 from shipper.sinks.elasticsearch.hosts import HostPool
-from shipper.sinks.elasticsearch.index_name import compile_index_pattern
 from shipper.sinks.elasticsearch.request import BulkSender
 from shipper.sinks.elasticsearch.template import TemplateInstaller
 from shipper.supervisor import Supervisor
@@ -58,7 +59,7 @@ class ElasticsearchSink:
                 settings.dead_letter_path, settings.dead_letter_max_bytes, metrics
             ).write
         )
-        self._pattern = compile_index_pattern(settings.es_index)
+        self._pattern = target_pattern(settings)
         self._template = TemplateInstaller(settings) if settings.es_template == "install" else None
         self._queue = BatchQueue(BATCHES_PER_WORKER * settings.concurrency)
         self._batcher = Batcher(settings, self._queue)
@@ -74,9 +75,10 @@ class ElasticsearchSink:
     async def start(self) -> None:
         """Open the client, log the cluster version, install the template, start workers."""
         client = self._sender.client = build_client(self._settings)
-        version = await log_cluster_version(client, self._hosts.hosts)
-        self._metrics.output_up.set(1 if version else 0)
+        cluster = await log_cluster_version(client, self._hosts.hosts)
+        self._metrics.output_up.set(1 if cluster else 0)
         if self._template:
+            self._template.cluster = reconcile(self._settings, cluster)
             await self._template.install(client, self._hosts.hosts)
         work = partial(self._delivery.work, self._queue)
         runs = {f"elasticsearch-worker-{n}": work for n in range(self._settings.concurrency)}
@@ -92,7 +94,8 @@ class ElasticsearchSink:
 
     async def send(self, blocks: list[Documents]) -> None:
         """Add the blocks' documents to the batch being filled, each to the index
-        SHIPPER_ES_INDEX names for it; wait while enough batches are queued."""
+        SHIPPER_ES_INDEX (or the data stream SHIPPER_ES_DATA_STREAM) names for it; wait
+        while enough batches are queued."""
         self._delivery.outstanding += sum(map(len, blocks))
         for block in blocks:
             await self._batcher.add(block, self._pattern.render_all(block))

@@ -26,8 +26,10 @@ import orjson
 
 from shipper import __version__
 from shipper.settings import Settings
-from shipper.sinks.elasticsearch.client import Unreachable, first_answer
-from shipper.sinks.elasticsearch.index_name import compile_index_pattern
+from shipper.sinks.elasticsearch.client import Unreachable, first_answer, probe_cluster
+from shipper.sinks.elasticsearch.data_stream import target_pattern
+from shipper.sinks.elasticsearch.distribution import Cluster, assumed
+from shipper.sinks.elasticsearch.target_template import fit
 
 log = logging.getLogger("shipper.elasticsearch")
 DEFAULT_NAME = "shipper"
@@ -74,9 +76,10 @@ def default_template(index_patterns: list[str]) -> dict[str, Any]:
     }
 
 
-def desired_template(settings: Settings) -> dict[str, Any]:
-    """The template to put: the file's (SHIPPER_ES_TEMPLATE_FILE) or ours, marked as ours."""
-    patterns = [compile_index_pattern(settings.es_index).wildcard]
+def desired_template(settings: Settings, cluster: Cluster | None = None) -> dict[str, Any]:
+    """The template to put: the file's (SHIPPER_ES_TEMPLATE_FILE) or ours fitted to
+    `cluster` and the settings, marked as ours."""
+    patterns = [target_pattern(settings).wildcard]
     if settings.es_template_file:
         with open(settings.es_template_file, "rb") as file:
             body = orjson.loads(file.read())
@@ -84,7 +87,7 @@ def desired_template(settings: Settings) -> dict[str, Any]:
             raise ValueError(f"{settings.es_template_file}: a template is a JSON object")
         body.setdefault("index_patterns", patterns)
     else:
-        body = default_template(patterns)
+        body = fit(default_template(patterns), settings, cluster)
     meta = dict(body.get("_meta") or {})
     meta.update(managed_by=MANAGED_BY, version=__version__, digest=content_digest(body))
     body["_meta"] = meta
@@ -119,6 +122,7 @@ class TemplateInstaller:
     def __init__(self, settings: Settings) -> None:
         self.name = settings.es_template_name or DEFAULT_NAME
         self.settled = False
+        self.cluster: Cluster | None = None  # what GET / said, once it answered
         self._settings = settings
         self._lock = asyncio.Lock()
 
@@ -127,8 +131,9 @@ class TemplateInstaller:
         async with self._lock:
             if self.settled:
                 return
+            cluster = self.cluster or await probe_cluster(client, hosts) or assumed(self._settings)
             try:
-                desired = desired_template(self._settings)
+                desired = desired_template(self._settings, cluster)
             except (OSError, ValueError) as exc:
                 log.error("index template %s not installed: %s", self.name, exc)
                 self.settled = True

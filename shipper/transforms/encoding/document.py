@@ -69,16 +69,22 @@ class DocumentEncoder:
         Column by column, with C-level `map`s: one `orjson.dumps` and one %-format per
         document, no Python step per record unless it was truncated or JSON parsing is on.
         """
+        times, messages = self.columns(records, _TRUNCATED)
+        docs = list(map(_DOC.__mod__, zip(times, records.streams, messages, repeat(self._suffix))))
+        return Documents(docs, times, records.offsets, self._id_prefix, self.fields, ticket)
+
+    def columns(self, records: Records, truncated: bytes) -> tuple[list[bytes], list[bytes]]:
+        """The records' UTC times, and their messages as JSON strings followed by `truncated`
+        (when cut) and the message's own fields (JSON parsing on)."""
         times = records.times
         if not records.utc:
             times = [t if t[-1:] == b"Z" else to_utc(t.decode()).encode() for t in times]
         messages = list(map(orjson.dumps, records.texts))
         for i in records.truncated:
-            messages[i] += _TRUNCATED
+            messages[i] += truncated
         if self.json is not None:
             self.json.add_fields(records.texts, messages)
-        docs = list(map(_DOC.__mod__, zip(times, records.streams, messages, repeat(self._suffix))))
-        return Documents(docs, times, records.offsets, self._id_prefix, self.fields, ticket)
+        return times, messages
 
 
 def file_fields(

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 # Every top-level field a document of ours may carry (see DocumentEncoder).
 OUR_FIELDS = frozenset({"@timestamp", "stream", "log", "log_truncated", "docker", "kubernetes"})
+# Every top-level field of an ECS document of ours (SHIPPER_SCHEMA=ecs, see
+# shipper.transforms.encoding.ecs): SHIPPER_MERGE_JSON_KEY may name none of them.
+ECS_FIELDS = frozenset(
+    {"@timestamp", "message", "log", "tags", "container", "kubernetes", "host", "ecs"}
+)
 
 
 def names_our_field(key: str) -> bool:
