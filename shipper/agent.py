@@ -48,18 +48,23 @@ _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 
 def build_sink(settings: Settings, metrics: Metrics, supervisor: Supervisor) -> Sink:
-    if settings.output.kind == "elasticsearch":
+    if settings.sink.output.kind == "elasticsearch":
         from shipper.sinks.elasticsearch.sink import ElasticsearchSink
 
-        return ElasticsearchSink(settings, metrics, supervisor=supervisor)
-    if settings.output.kind == "file":
+        return ElasticsearchSink(
+            settings.sink,
+            metrics,
+            dead_letter_path=settings.tail.dead_letter_path,
+            supervisor=supervisor,
+        )
+    if settings.sink.output.kind == "file":
         from shipper.sinks.file import file_sink
 
-        assert settings.output.path is not None
-        return file_sink(settings.output.path, settings, metrics, supervisor)
+        assert settings.sink.output.path is not None
+        return file_sink(settings.sink.output.path, settings.sink, metrics, supervisor)
     from shipper.sinks.stdout import stdout_sink
 
-    return stdout_sink(settings, metrics, supervisor)
+    return stdout_sink(settings.sink, metrics, supervisor)
 
 
 def _fix_mmap_threshold() -> None:
@@ -78,7 +83,7 @@ def _fix_mmap_threshold() -> None:
 
 
 def run_agent(settings: Settings) -> int:
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.observe.log_level, settings.observe.log_format)
     _fix_mmap_threshold()
     # Parsing makes a short-lived list per line (its fields), hundreds per read:
     # collecting the young generation less often saves CPU; what startup built is
@@ -126,25 +131,38 @@ class Agent:
             loop.add_signal_handler(signum, self._on_signal, signum)
         supervisor = self.supervisor
         sink = build_sink(settings, metrics, supervisor)
-        budget = ByteBudget(settings.buffer_max_bytes, on_full=sink.flush_soon)
-        kube = KubernetesMetadata(settings, metrics) if settings.kubernetes_enabled else None
-        pipeline = Pipeline(settings, sink, metrics, Enricher(settings, kube), budget)
-        source = TailSource(settings, pipeline, budget, metrics)
+        budget = ByteBudget(settings.sink.buffer_max_bytes, on_full=sink.flush_soon)
+        kube = self._kubernetes()
+        enricher = Enricher(settings.kube, kube)
+        pipeline = Pipeline(
+            settings.records,
+            sink,
+            metrics,
+            enricher,
+            budget,
+            schema=settings.sink.schema,
+            once_wait=settings.sink.once_retry_timeout if settings.sink.once else None,
+        )
+        source = TailSource(settings.tail, pipeline, budget, metrics, once=settings.sink.once)
         # Gauges read at scrape time from what the components already know.
         metrics.buffer_bytes.set_function(lambda: budget.used)
         metrics.lag_bytes.set_function(lambda: source.lag_bytes)
         server = ObserveServer(
-            settings.metrics_addr, metrics, lambda: self._not_ready(source, sink)
+            settings.observe.metrics_addr, metrics, lambda: self._not_ready(source, sink)
         )
         log.info(
             "shipper starting",
-            extra={"version": __version__, "output": str(settings.output), "once": settings.once},
+            extra={
+                "version": __version__,
+                "output": str(settings.sink.output),
+                "once": settings.sink.once,
+            },
         )
         for note in ignored_variables(os.environ):
             log.warning(note)
         await server.start()
         await sink.start()
-        started, had_positions = time.monotonic(), os.path.exists(settings.positions_path)
+        started, had_positions = time.monotonic(), os.path.exists(settings.tail.positions_path)
         tasks = OwnedTasks("agent", supervisor)
         tasks.start(self._background(server, pipeline, kube, source))
         try:
@@ -158,12 +176,20 @@ class Agent:
         failure = None if delivered else _undelivered(sink)
         if failure is None:
             log.info("shipper stopped")
-        if settings.once:
+        if settings.sink.once:
             seconds = time.monotonic() - started
             files = source.files_followed
             print(summary_line(metrics, files, seconds, had_positions, failure), file=sys.stderr)
             return 0 if delivered else 3
         return 0
+
+    def _kubernetes(self) -> KubernetesMetadata | None:
+        """The metadata provider when SHIPPER_KUBERNETES is on; it shares the sink's timeout."""
+        settings = self.settings
+        if not settings.kube.kubernetes_enabled:
+            return None
+        timeout = settings.sink.request_timeout
+        return KubernetesMetadata(settings.kube, self.metrics, request_timeout=timeout)
 
     def _background(
         self,
@@ -179,7 +205,7 @@ class Agent:
         }
         if kube is not None:
             runs["kubernetes"] = lambda: kube.run(self.stop)
-        if self.settings.once and sys.stderr.isatty():
+        if self.settings.sink.once and sys.stderr.isatty():
             files, lag = (lambda: source.files_followed), (lambda: source.lag_bytes)
             runs["progress"] = Progress(self.metrics, files, lag).run
         return runs
@@ -187,7 +213,7 @@ class Agent:
     async def _drain(self, pipeline: Pipeline, sink: Sink) -> bool:
         """Hand everything read to the sink and wait for its delivery: with --once as long as
         its budget needs, after a stop signal STOP_DRAIN_SECONDS at most."""
-        stopping = self.stop.is_set() or not self.settings.once
+        stopping = self.stop.is_set() or not self.settings.sink.once
         deadline = time.monotonic() + STOP_DRAIN_SECONDS
         try:
             async with asyncio.timeout(STOP_DRAIN_SECONDS if stopping else None):

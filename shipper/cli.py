@@ -80,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     from shipper.agent import run_agent  # lazy: `version` and `check-config` stay light
     from shipper.observe.logging import setup_logging
 
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.observe.log_level, settings.observe.log_format)
     for warning in found.warnings:
         logging.getLogger("shipper.cli").warning(warning)
     return run_agent(settings)
@@ -113,7 +113,7 @@ def _replay_dead_letter(args: argparse.Namespace) -> int:
         return _BAD_CONFIG
     from shipper.commands.replay import replay_dead_letter
 
-    return replay_dead_letter(settings, args.file or settings.dead_letter_path)
+    return replay_dead_letter(settings.sink, args.file or settings.tail.dead_letter_path)
 
 
 def _version(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
-from shipper.settings import Settings
+from shipper.settings import KubernetesSettings, Settings, SinkSettings
 from shipper.sinks.elasticsearch.client import PROBE_TIMEOUT, build_client
 from shipper.sinks.elasticsearch.data_stream import target_pattern
 from shipper.transforms.kubernetes.client import KubeApiError, KubeClient
@@ -27,17 +27,19 @@ def check_connections(settings: Settings) -> bool:
 
 async def _check_all(settings: Settings) -> bool:
     results = []
-    if settings.output.kind == "elasticsearch":
-        client = build_client(settings)
+    sink = settings.sink
+    if sink.output.kind == "elasticsearch":
+        client = build_client(sink)
         try:
-            for host in settings.es_hosts:
+            for host in sink.es_hosts:
                 results.append(
-                    _report(f"elasticsearch {host}", await _elasticsearch(client, host, settings))
+                    _report(f"elasticsearch {host}", await _elasticsearch(client, host, sink))
                 )
         finally:
             await client.aclose()
-    if settings.kubernetes_enabled:
-        results.append(_report(f"kubernetes {settings.kube_url}", await _kubernetes(settings)))
+    if settings.kube.kubernetes_enabled:
+        kube = await _kubernetes(settings.kube, sink.request_timeout)
+        results.append(_report(f"kubernetes {settings.kube.kube_url}", kube))
     if not results:
         print("nothing to connect to: output is not elasticsearch and Kubernetes metadata is off")
     return all(results)
@@ -50,7 +52,7 @@ def _report(what: str, outcome: tuple[bool, str]) -> bool:
 
 
 async def _elasticsearch(
-    client: httpx.AsyncClient, host: str, settings: Settings
+    client: httpx.AsyncClient, host: str, settings: SinkSettings
 ) -> tuple[bool, str]:
     base = host.rstrip("/")
     try:
@@ -80,7 +82,7 @@ async def _elasticsearch(
 
 
 async def _privileges(
-    client: httpx.AsyncClient, base: str, settings: Settings, index: str, privilege: str
+    client: httpx.AsyncClient, base: str, settings: SinkSettings, index: str, privilege: str
 ) -> tuple[bool, str]:
     """Whether these credentials may write `index` (and install the template when asked)."""
     if not (settings.es_api_key or settings.es_user):
@@ -121,8 +123,8 @@ async def _template(client: httpx.AsyncClient, base: str, name: str) -> str:
     return f"template {name} not checked (answer {response.status_code})"
 
 
-async def _kubernetes(settings: Settings) -> tuple[bool, str]:
-    client = KubeClient(settings, time.monotonic)
+async def _kubernetes(settings: KubernetesSettings, request_timeout: float) -> tuple[bool, str]:
+    client = KubeClient(settings, time.monotonic, request_timeout=request_timeout)
     node = settings.node_name
     params = {"fieldSelector": f"spec.nodeName={node}"} if node else {"limit": "1"}
     try:

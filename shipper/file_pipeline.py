@@ -67,7 +67,7 @@ class FilePipeline:
         self.names = names_from_path(info.path, info.link)
         meta = pipeline.enricher.known(self.names)
         self._encoder = new_encoder(
-            pipeline.settings, info, self.names.container_id, self._fields(meta)
+            pipeline.schema, info, self.names.container_id, self._fields(meta)
         )
         # Reads wait here, neither joined nor ticketed, while the pod's metadata (which
         # may ask for trace joining) is looked up: a bounded time.

@@ -29,7 +29,7 @@ from shipper.observe.metrics import Metrics
 from shipper.outbox import Outbox
 from shipper.record import Documents
 from shipper.restart import AckTracker
-from shipper.settings import Settings
+from shipper.settings import RecordSettings, Schema
 from shipper.sinks.base import Sink
 from shipper.sources.tail.consumer import FileConsumer, FileInfo
 from shipper.transforms.decoding.decoder import Decoder
@@ -50,13 +50,21 @@ class Pipeline:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: RecordSettings,
         sink: Sink,
         metrics: Metrics,
         enricher: Enricher,
         budget: ByteBudget,
+        *,
+        schema: Schema = "fluentd",
+        once_wait: float | None = None,
     ) -> None:
+        """From the sink's settings: `schema`, the shape of the documents it takes;
+        `once_wait`, with --once only, how long waiting records wait for it to move
+        (SHIPPER_ONCE_RETRY_TIMEOUT)."""
         self.settings = settings
+        self.schema = schema
+        self._once_wait = once_wait
         self.budget = budget
         self.sink = sink
         self.metrics = metrics
@@ -206,16 +214,16 @@ class Pipeline:
         self._flushing.set()
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if not self.settings.once:  # stopping: what was read goes out whole, as before
+        if self._once_wait is None:  # stopping: what was read goes out whole, as before
             for consumer in list(self._waiting):
                 consumer.encode_some(force=True)
             self._waiting.clear()
         encoder = self._encoder
         while (
-            self.settings.once
+            self._once_wait is not None
             and encoder is not None
             and not encoder.done()
-            and time.monotonic() - self._moved < self.settings.once_retry_timeout
+            and time.monotonic() - self._moved < self._once_wait
         ):
             await asyncio.wait([encoder], timeout=BUDGET_RETRY)
         self._ready.set()

@@ -32,10 +32,10 @@ def check_startup(settings: Settings, *, keep_state_dir: bool) -> Findings:
     """Every problem `run` would hit at start. `keep_state_dir`: leave the state directory
     created (run); otherwise (check-config) remove what the check created."""
     found = Findings()
-    _state_dir(settings.state_dir, found, keep_state_dir)
+    _state_dir(settings.tail.state_dir, found, keep_state_dir)
     _tls_files(settings, found)
-    if settings.kubernetes_enabled:
-        _token_file(settings.kube_token_file, found)
+    if settings.kube.kubernetes_enabled:
+        _token_file(settings.kube.kube_token_file, found)
     _globs(settings, found)
     return found
 
@@ -100,20 +100,26 @@ def _state_file(path: str, found: Findings) -> None:
 
 
 def _tls_files(settings: Settings, found: Findings) -> None:
-    if settings.es_ca_file:
-        _check_ca("SHIPPER_ES_CA_FILE", settings.es_ca_file, found)
-    if settings.es_client_cert and settings.es_client_key:
+    if settings.sink.es_ca_file:
+        _check_ca("SHIPPER_ES_CA_FILE", settings.sink.es_ca_file, found)
+    if settings.sink.es_client_cert and settings.sink.es_client_key:
         try:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            context.load_cert_chain(settings.es_client_cert, settings.es_client_key, _no_password)
+            context.load_cert_chain(
+                settings.sink.es_client_cert, settings.sink.es_client_key, _no_password
+            )
         except (ssl.SSLError, OSError) as exc:
             found.errors.append(
-                f"SHIPPER_ES_CLIENT_CERT={settings.es_client_cert!r}, SHIPPER_ES_CLIENT_KEY="
-                f"{settings.es_client_key!r}: not a PEM certificate and its unencrypted "
+                f"SHIPPER_ES_CLIENT_CERT={settings.sink.es_client_cert!r}, SHIPPER_ES_CLIENT_KEY="
+                f"{settings.sink.es_client_key!r}: not a PEM certificate and its unencrypted "
                 f"private key ({_reason(exc)})"
             )
-    kube_ca = settings.kube_ca_file
-    if settings.kubernetes_enabled and settings.kube_verify_tls and os.path.isfile(kube_ca):
+    kube_ca = settings.kube.kube_ca_file
+    if (
+        settings.kube.kubernetes_enabled
+        and settings.kube.kube_verify_tls
+        and os.path.isfile(kube_ca)
+    ):
         _check_ca("SHIPPER_KUBE_CA_FILE", kube_ca, found)
 
 
@@ -161,19 +167,22 @@ def _globs(settings: Settings, found: Findings) -> None:
     """A glob that matches nothing is an error for --once (nothing to read), a warning for
     the agent, which keeps looking (kubelet may create the directory after it starts)."""
     where = "SHIPPER_PATHS (--path)"
-    report = found.errors if settings.once else found.warnings
-    missing = [pattern for pattern in settings.paths if not os.path.isdir(_fixed_prefix(pattern))]
+    report = found.errors if settings.sink.once else found.warnings
+    missing = [
+        pattern for pattern in settings.tail.paths if not os.path.isdir(_fixed_prefix(pattern))
+    ]
     for pattern in missing:
         report.append(f"{where} {pattern!r}: the directory {_fixed_prefix(pattern)} does not exist")
     if missing:
         return
-    matches = Scanner(settings).scan()
+    matches = Scanner(settings.tail).scan()
     if not matches:
-        shown = ", ".join(settings.paths)
+        shown = ", ".join(settings.tail.paths)
         report.append(
-            f"{where}: no file matches {shown}" + (": nothing to read" if settings.once else "")
+            f"{where}: no file matches {shown}"
+            + (": nothing to read" if settings.sink.once else "")
         )
-    if settings.once:
+    if settings.sink.once:
         for match in matches.values():
             _readable(match.path, found)
 

@@ -1,18 +1,27 @@
-"""The one typed settings object, built once at startup and passed down.
+"""The typed settings, built once at startup: one part per component, each handed its own.
 
-Field names follow the variables: `SHIPPER_ES_HOSTS` -> `es_hosts`. Defaults here are
-the README's defaults, already parsed (seconds as float, sizes as int bytes), so tests
-can build a `Settings(...)` directly; `shipper.config` builds one from the environment.
+`Settings` is made of parts, one per component: `tail`, `sink` (the output, Elasticsearch,
+targets, batching and retries: what the sinks take), `kube`, `records`, `observe`. They
+follow the configuration table's modules (`shipper/config/table/`), except where a row
+there is used by one other component only (`SHIPPER_MAX_RECORD_BYTES` -> `records`,
+`SHIPPER_DE_DOT*` -> `kube`). Field names follow the variables: `SHIPPER_ES_HOSTS` ->
+`settings.sink.es_hosts`. A value several components use (`once`, `request_timeout`,
+`state_dir`, `schema`) stays in one part and the agent passes it to the others
+explicitly. Defaults here are the README's, already parsed (seconds as float, sizes as
+int bytes), so tests build the part they need directly; `shipper.config` builds the
+whole from the environment.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
 ReadFrom = Literal["head", "tail"]
 OnOff = Literal["auto", "on", "off"]
 OpType = Literal["create", "index"]
+Schema = Literal["fluentd", "ecs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,18 +40,32 @@ class Output:
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    # --- tail source
+class TailSettings:
+    """The tail source: which files, where reading starts, how records are cut."""
+
     paths: tuple[str, ...] = ("/var/log/containers/*.log",)
     exclude_paths: tuple[str, ...] = ()
     read_from: ReadFrom = "head"
     state_dir: str = "/var/lib/shipper"
-    max_record_bytes: int = 1024 * 1024
     rotate_wait: float = 5.0
     scan_interval: float = 10.0
     pod_name: str | None = None  # POD_NAME: the agent's own pod, always excluded
     pod_namespace: str | None = None  # POD_NAMESPACE
-    # --- output
+
+    @property
+    def positions_path(self) -> str:
+        return f"{self.state_dir.rstrip('/')}/positions.json"
+
+    @property
+    def dead_letter_path(self) -> str:
+        """The sinks' dead letters live in the same state directory."""
+        return f"{self.state_dir.rstrip('/')}/dead-letter.ndjson"
+
+
+@dataclass(frozen=True, slots=True)
+class SinkSettings:
+    """Where documents go: the output, Elasticsearch, its targets, batching and retries."""
+
     output: Output = field(default_factory=lambda: Output("stdout"))
     once: bool = False
     es_hosts: tuple[str, ...] = ()
@@ -68,7 +91,7 @@ class Settings:
     es_template_priority: int | None = None  # None: see sinks/elasticsearch/target_template.py
     es_aws_region: str | None = None  # set: every request is signed with AWS SigV4
     es_aws_service: Literal["es", "aoss"] = "es"
-    schema: Literal["fluentd", "ecs"] = "fluentd"
+    schema: Schema = "fluentd"
     batch_max_bytes: int = 5 * 1024 * 1024
     batch_max_records: int = 10000
     flush_interval: float = 1.0
@@ -78,7 +101,13 @@ class Settings:
     request_timeout: float = 30.0
     once_retry_timeout: float = 60.0
     dead_letter_max_bytes: int = 100 * 1024 * 1024
-    # --- kubernetes metadata
+
+
+@dataclass(frozen=True, slots=True)
+class KubernetesSettings:
+    """The Kubernetes metadata: whether it is on, how the API server is reached, what is
+    added, and how dots in label and annotation keys are replaced."""
+
     kubernetes: OnOff = "auto"
     kubernetes_enabled: bool = False  # `kubernetes` resolved against the environment
     kube_url: str | None = None
@@ -90,21 +119,65 @@ class Settings:
     kube_annotations: bool = False
     kube_namespace_labels: bool = False
     kube_max_metadata_bytes: int = 16 * 1024  # labels and annotations per document, encoded
-    # --- structured logs
+    de_dot: bool = True
+    de_dot_separator: str = "_"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSettings:
+    """What is done to each record's content: its length, JSON fields, stack traces."""
+
+    max_record_bytes: int = 1024 * 1024
     merge_json: bool = False
     merge_json_key: str = "json"
     multiline: Literal["java", "python", "go"] | None = None
-    de_dot: bool = True
-    de_dot_separator: str = "_"
-    # --- observability
+
+
+@dataclass(frozen=True, slots=True)
+class ObserveSettings:
+    """The agent's own metrics endpoint and log."""
+
     metrics_addr: str = "0.0.0.0:24231"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
 
-    @property
-    def positions_path(self) -> str:
-        return f"{self.state_dir.rstrip('/')}/positions.json"
 
-    @property
-    def dead_letter_path(self) -> str:
-        return f"{self.state_dir.rstrip('/')}/dead-letter.ndjson"
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The whole: only the wiring (agent, cli) and what explains every variable
+    (check-config, preflight, connect) take it; components take their part."""
+
+    tail: TailSettings = field(default_factory=TailSettings)
+    sink: SinkSettings = field(default_factory=SinkSettings)
+    kube: KubernetesSettings = field(default_factory=KubernetesSettings)
+    records: RecordSettings = field(default_factory=RecordSettings)
+    observe: ObserveSettings = field(default_factory=ObserveSettings)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> Settings:
+        """The whole from one value per field name, each handed to the part declaring it."""
+        parts = {
+            name: part(**{f.name: values[f.name] for f in fields(part)})
+            for name, part in _PARTS.items()
+        }
+        return cls(**parts)
+
+    def value(self, name: str) -> Any:
+        """One field by its name, from whichever part holds it (check-config, defaults)."""
+        return getattr(getattr(self, _PART_OF[name]), name)
+
+    @staticmethod
+    def field_names() -> list[str]:
+        """Every field of every part, in the parts' order."""
+        return list(_PART_OF)
+
+
+# Each part's type; its attribute on `Settings` is its key.
+_PARTS: dict[str, Any] = {
+    "tail": TailSettings,
+    "sink": SinkSettings,
+    "kube": KubernetesSettings,
+    "records": RecordSettings,
+    "observe": ObserveSettings,
+}
+_PART_OF = {f.name: name for name, part in _PARTS.items() for f in fields(part)}

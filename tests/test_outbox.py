@@ -11,7 +11,7 @@ from shipper.observe.metrics import Metrics
 from shipper.outbox import Outbox
 from shipper.pipeline import Pipeline
 from shipper.record import AckTracker, Documents, ack_all
-from shipper.settings import Settings
+from shipper.settings import KubernetesSettings, RecordSettings
 from shipper.sources.tail.consumer import FileInfo
 from shipper.transforms.enrichment.enrich import Enricher
 
@@ -73,11 +73,9 @@ def cri(text: str) -> bytes:
 
 
 async def test_the_pipeline_hands_a_quiet_files_block_over_before_the_floods_backlog() -> None:
-    settings = Settings()
     sink = GatedSink()
-    pipeline = Pipeline(
-        settings, cast(Any, sink), Metrics(), Enricher(settings, None), ByteBudget(1 << 30)
-    )
+    enricher = Enricher(KubernetesSettings(), None)
+    pipeline = Pipeline(RecordSettings(), cast(Any, sink), Metrics(), enricher, ByteBudget(1 << 30))
 
     def follow(name: str) -> FilePipeline:
         tracker = AckTracker(0, lambda _: None, lambda _: None)

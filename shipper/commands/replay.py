@@ -21,7 +21,7 @@ from typing import BinaryIO
 from shipper.durable import replace_atomically
 from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Documents
-from shipper.settings import Settings
+from shipper.settings import SinkSettings
 from shipper.sinks.dead_letter import decode_entry, encode_entry, open_locked
 from shipper.sinks.elasticsearch.bulk import Rejected
 from shipper.sinks.elasticsearch.sink import ElasticsearchSink
@@ -38,12 +38,12 @@ class RewrittenMeanwhile(Exception):
     """Another replay rewrote the file while this one ran: it is left as that one made it."""
 
 
-def replay_dead_letter(settings: Settings, path: str) -> int:
+def replay_dead_letter(settings: SinkSettings, path: str) -> int:
     """Replay `path` to SHIPPER_ES_HOSTS; 0 all went in, 1 some still refused, 3 unreachable."""
     return asyncio.run(_replay(settings, path))
 
 
-async def _replay(settings: Settings, path: str) -> int:
+async def _replay(settings: SinkSettings, path: str) -> int:
     try:
         with open_locked(path, "rb") as file:
             data = file.read()
@@ -86,7 +86,7 @@ async def _replay(settings: Settings, path: str) -> int:
 
 
 async def _send(
-    settings: Settings, entries: Sequence[Rejected]
+    settings: SinkSettings, entries: Sequence[Rejected]
 ) -> tuple[list[Rejected], list[int]]:
     """Deliver the entries; return those refused again and the positions of those unsent."""
     if not entries:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from shipper.config.reader import Reader
-from shipper.settings import Settings
+from shipper.settings import RecordSettings
 from shipper.transforms.encoding.our_fields import ECS_FIELDS
 
-_DEFAULTS = Settings()
+_DEFAULTS = RecordSettings()
 
 
 def check_pairs(r: Reader) -> None:

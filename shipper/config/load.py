@@ -79,7 +79,7 @@ def explain(
     settings, reader = _load(env, flags or RunFlags(), terminal)
     lines = []
     for variable in TABLE:
-        value = getattr(settings, variable.field)
+        value = settings.value(variable.field)
         if variable.secret and value is not None:
             value = MASK
         lines.append(Explained(variable.name, value, reader.source_of(variable.name)))
@@ -97,7 +97,7 @@ def _load(env: Mapping[str, str], flags: RunFlags, terminal: bool) -> tuple[Sett
     check_pairs(reader)
     if reader.errors:
         raise ConfigError([redact(error, reader.secrets) for error in reader.errors])
-    return Settings(**values), reader
+    return Settings.from_values(values), reader
 
 
 def _resolve(r: Reader, variable: Variable) -> Any:
@@ -105,7 +105,7 @@ def _resolve(r: Reader, variable: Variable) -> Any:
     if variable.resolve is not None:
         return variable.resolve(r)
     assert variable.parse is not None, variable.name  # the table's test checks every row
-    default = getattr(_DEFAULTS, variable.field)
+    default = _DEFAULTS.value(variable.field)
     given = r.flag(variable.flag) if variable.flag else None
     if given and not isinstance(given, str):  # a repeatable flag: its values as given
         r.came_from(variable.name, variable.flag)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 
 from shipper.observe.metrics import Metrics
-from shipper.settings import Settings
+from shipper.settings import SinkSettings
 from shipper.sinks.line_sink import LineSink
 from shipper.supervisor import Supervisor
 
 
 def file_sink(
-    path: str, settings: Settings, metrics: Metrics, supervisor: Supervisor | None = None
+    path: str, settings: SinkSettings, metrics: Metrics, supervisor: Supervisor | None = None
 ) -> LineSink:
     def opener() -> int:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -29,7 +29,7 @@ from shipper.blocking import BlockingThread
 from shipper.net.backoff import Backoff
 from shipper.observe.metrics import Metrics
 from shipper.record import Documents, ack_all
-from shipper.settings import Settings
+from shipper.settings import SinkSettings
 from shipper.sinks.failures import FailureLog, explain_write
 from shipper.supervisor import Supervisor
 from shipper.tasks import OwnedTasks
@@ -51,7 +51,7 @@ class LineSink:
         self,
         opener: Callable[[], int],
         name: str,
-        settings: Settings,
+        settings: SinkSettings,
         metrics: Metrics,
         owns_fd: bool = False,
         supervisor: Supervisor | None = None,

@@ -44,7 +44,7 @@ def test_replay_keeps_what_is_still_refused_then_empties_the_file(
         assert es.count() == 5 and len(dead_letter.read_bytes().splitlines()) == 2
         first_time = orjson.loads(dead_letter.read_bytes().splitlines()[0])["time"]
 
-        assert replay_dead_letter(settings, str(dead_letter)) == 1  # the cause is not fixed
+        assert replay_dead_letter(settings.sink, str(dead_letter)) == 1  # the cause is not fixed
         assert "replayed 0, still rejected 2, kept in" in capsys.readouterr().out
         kept = [orjson.loads(line) for line in dead_letter.read_bytes().splitlines()]
         assert [entry["id"] for entry in kept] == [doc_id(5), doc_id(6)]
@@ -53,7 +53,7 @@ def test_replay_keeps_what_is_still_refused_then_empties_the_file(
         assert kept[0]["time"] >= first_time
 
         es.delete_index(INDEX)  # the operator fixes the mapping
-        assert replay_dead_letter(settings, str(dead_letter)) == 0
+        assert replay_dead_letter(settings.sink, str(dead_letter)) == 0
         assert f"replayed 2, still rejected 0, kept in {dead_letter}" in capsys.readouterr().out
         assert dead_letter.read_bytes() == b""
         stored = es.documents(INDEX)
@@ -69,13 +69,13 @@ def test_documents_already_stored_count_as_replayed(tmp_path: Path) -> None:
     with FakeElasticsearch() as es:
         settings = es_settings(tmp_path, es.url)
         _write_entries(dead_letter, Rejected("logs-a", "same", 400, ERROR, doc))
-        assert replay_dead_letter(settings, str(dead_letter)) == 0
+        assert replay_dead_letter(settings.sink, str(dead_letter)) == 0
         _write_entries(
             dead_letter,
             Rejected("logs-a", "same", 400, ERROR, doc),
             Rejected("logs-a", None, 400, ERROR, doc),  # Elasticsearch had chosen the id
         )
-        assert replay_dead_letter(settings, str(dead_letter)) == 0
+        assert replay_dead_letter(settings.sink, str(dead_letter)) == 0
         assert es.item_statuses[409] == 1
         assert es.count() == 2 and "same" in es.documents("logs-a")
 
@@ -91,7 +91,7 @@ def test_each_document_goes_back_to_its_own_index(tmp_path: Path) -> None:
     _write_entries(dead_letter, *entries)
     with FakeElasticsearch() as es:
         settings = es_settings(tmp_path, es.url, es_index="elsewhere-%Y.%m")
-        assert replay_dead_letter(settings, str(dead_letter)) == 0
+        assert replay_dead_letter(settings.sink, str(dead_letter)) == 0
         assert sorted(es.documents("logs-a")) == ["1", "3"]
         assert sorted(es.documents("logs-b")) == ["2"]
         assert sorted(es.indices()) == ["logs-a", "logs-b"]
@@ -103,7 +103,7 @@ def test_unreadable_lines_stay(tmp_path: Path, capsys: pytest.CaptureFixture[str
         _write_entries(
             dead_letter, Rejected("logs-a", "1", 400, ERROR, b"{}"), extra=b"garbage\n\n"
         )
-        assert replay_dead_letter(es_settings(tmp_path, es.url), str(dead_letter)) == 1
+        assert replay_dead_letter(es_settings(tmp_path, es.url).sink, str(dead_letter)) == 1
         assert es.count() == 1
     assert dead_letter.read_bytes() == b"garbage\n"
     assert "replayed 1, still rejected 1" in capsys.readouterr().out
@@ -117,14 +117,14 @@ def test_unreachable_elasticsearch_keeps_everything(
     _write_entries(dead_letter, *entries)
     before = dead_letter.read_bytes()
     settings = es_settings(tmp_path, closed_port_url(), once_retry_timeout=0.3)
-    assert replay_dead_letter(settings, str(dead_letter)) == 3
+    assert replay_dead_letter(settings.sink, str(dead_letter)) == 3
     assert dead_letter.read_bytes() == before
     assert "not sent 3 (Elasticsearch unreachable)" in capsys.readouterr().out
 
 
 def test_a_missing_file_is_nothing_to_do(tmp_path: Path) -> None:
     settings = es_settings(tmp_path, closed_port_url())
-    assert replay_dead_letter(settings, str(tmp_path / "none.ndjson")) == 0
+    assert replay_dead_letter(settings.sink, str(tmp_path / "none.ndjson")) == 0
 
 
 _APPENDER = """
@@ -158,7 +158,7 @@ def test_replays_lose_nothing_an_agent_appends_meanwhile(tmp_path: Path) -> None
         try:
             replays = 0
             while appender.poll() is None or replays < 2:
-                assert replay_dead_letter(settings, str(dead_letter)) in (0, 1)
+                assert replay_dead_letter(settings.sink, str(dead_letter)) in (0, 1)
                 replays += 1
             assert appender.wait(timeout=60) == 0
         finally:
@@ -168,7 +168,7 @@ def test_replays_lose_nothing_an_agent_appends_meanwhile(tmp_path: Path) -> None
         in_file = {orjson.loads(line)["id"] for line in dead_letter.read_bytes().splitlines()}
         expected = {f"appended-{n}" for n in range(count)}
         assert not expected - stored - in_file, f"lost over {replays} replays"
-        assert replay_dead_letter(settings, str(dead_letter)) == 0
+        assert replay_dead_letter(settings.sink, str(dead_letter)) == 0
         assert set(es.documents("logs-a")) == expected
     assert dead_letter.read_bytes() == b""
     assert replays >= 3  # the replays did overlap the appends

@@ -1,4 +1,3 @@
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -73,19 +72,19 @@ def test_empty_environment_gives_spec_defaults() -> None:
         "log_level": "info",
         "log_format": "json",
     }
-    assert {name: getattr(s, name) for name in spec} == spec
+    assert {name: s.value(name) for name in spec} == spec
 
 
 def test_empty_variables_count_as_unset() -> None:
     env = {"SHIPPER_FLUSH_INTERVAL": "", "SHIPPER_PATHS": "", "FLUENT_CONTAINER_TAIL_PATH": "/x/*"}
     s = load_settings(env)
-    assert s.flush_interval == 1.0
-    assert s.paths == ("/x/*",)
+    assert s.sink.flush_interval == 1.0
+    assert s.tail.paths == ("/x/*",)
 
 
 def test_empty_merge_json_key_is_meaningful() -> None:
-    assert load_settings({"SHIPPER_MERGE_JSON_KEY": ""}).merge_json_key == ""
-    assert load_settings({"SHIPPER_MERGE_JSON_KEY": "app"}).merge_json_key == "app"
+    assert load_settings({"SHIPPER_MERGE_JSON_KEY": ""}).records.merge_json_key == ""
+    assert load_settings({"SHIPPER_MERGE_JSON_KEY": "app"}).records.merge_json_key == "app"
 
 
 # --- every variable, and precedence
@@ -173,7 +172,7 @@ def test_empty_merge_json_key_is_meaningful() -> None:
     ],
 )  # fmt: skip
 def test_each_variable_and_compat_name(env: dict[str, str], field: str, expected: Any) -> None:
-    assert getattr(load_settings(env), field) == expected
+    assert load_settings(env).value(field) == expected
 
 
 @pytest.mark.parametrize(
@@ -198,13 +197,13 @@ def test_shipper_name_beats_compat_name(
     both = load_settings(dict([shipper, compat]))
     alone = load_settings(dict([shipper]))
     only_compat = load_settings(dict([compat]))
-    assert getattr(both, field) == getattr(alone, field)
-    assert getattr(both, field) != getattr(only_compat, field)
+    assert both.value(field) == alone.value(field)
+    assert both.value(field) != only_compat.value(field)
 
 
 def test_shadowed_compat_value_is_not_validated() -> None:
     env = {"SHIPPER_FLUSH_INTERVAL": "2s", "FLUENT_ELASTICSEARCH_BUFFER_FLUSH_INTERVAL": "junk"}
-    assert load_settings(env).flush_interval == 2.0
+    assert load_settings(env).sink.flush_interval == 2.0
 
 
 def test_flags_beat_environment() -> None:
@@ -226,20 +225,24 @@ def test_flags_beat_environment() -> None:
         once=True,
     )
     s = load_settings(env, flags)
-    assert s.paths == ("/flag/*",)
-    assert s.exclude_paths == ("/flag/x*",)
-    assert s.state_dir == "/flag/state"
-    assert s.output == Output("file", "/tmp/o")
-    assert s.es_hosts == ("https://flag-a:9200", "https://flag-b:9200")
-    assert s.once is True
+    assert s.tail.paths == ("/flag/*",)
+    assert s.tail.exclude_paths == ("/flag/x*",)
+    assert s.tail.state_dir == "/flag/state"
+    assert s.sink.output == Output("file", "/tmp/o")
+    assert s.sink.es_hosts == ("https://flag-a:9200", "https://flag-b:9200")
+    assert s.sink.once is True
     without = load_settings(env)
-    assert (without.paths, without.state_dir, without.once) == (("/env/*",), "/env/state", False)
-    assert without.es_hosts == ("http://env:9200",)
+    assert (without.tail.paths, without.tail.state_dir, without.sink.once) == (
+        ("/env/*",),
+        "/env/state",
+        False,
+    )
+    assert without.sink.es_hosts == ("http://env:9200",)
 
 
 def test_es_flag_alone_makes_elasticsearch_the_output() -> None:
     s = load_settings({}, RunFlags(es_hosts=("http://127.0.0.1:9200",)))
-    assert s.output == Output("elasticsearch")
+    assert s.sink.output == Output("elasticsearch")
 
 
 # --- Elasticsearch hosts and index
@@ -247,8 +250,8 @@ def test_es_flag_alone_makes_elasticsearch_the_output() -> None:
 
 def test_es_hosts_list_strips_trailing_slash_and_selects_elasticsearch() -> None:
     s = load_settings({"SHIPPER_ES_HOSTS": "https://es-0:9200/, https://[fd00::1]:9200/proxy/"})
-    assert s.es_hosts == ("https://es-0:9200", "https://[fd00::1]:9200/proxy")
-    assert s.output == Output("elasticsearch")
+    assert s.sink.es_hosts == ("https://es-0:9200", "https://[fd00::1]:9200/proxy")
+    assert s.sink.output == Output("elasticsearch")
 
 
 @pytest.mark.parametrize(
@@ -271,8 +274,8 @@ def test_es_hosts_list_strips_trailing_slash_and_selects_elasticsearch() -> None
 )  # fmt: skip
 def test_es_host_from_fluentd_names(env: dict[str, str], url: str) -> None:
     s = load_settings(env)
-    assert s.es_hosts == (url,)
-    assert s.output == Output("elasticsearch")
+    assert s.sink.es_hosts == (url,)
+    assert s.sink.output == Output("elasticsearch")
 
 
 @pytest.mark.parametrize(
@@ -304,16 +307,16 @@ def test_es_host_from_fluentd_names(env: dict[str, str], url: str) -> None:
     ],
 )
 def test_index_from_logstash_names(env: dict[str, str], index: str) -> None:
-    assert load_settings(env).es_index == index
+    assert load_settings(env).sink.es_index == index
 
 
 def test_template_file_implies_install_unless_told_otherwise(tmp_path: Path) -> None:
     template = tmp_path / "template.json"
     template.write_text("{}")
     compat = load_settings({"FLUENT_ELASTICSEARCH_TEMPLATE_FILE": str(template)})
-    assert (compat.es_template, compat.es_template_file) == ("install", str(template))
+    assert (compat.sink.es_template, compat.sink.es_template_file) == ("install", str(template))
     told = load_settings({"SHIPPER_ES_TEMPLATE_FILE": str(template), "SHIPPER_ES_TEMPLATE": "none"})
-    assert told.es_template == "none"
+    assert told.sink.es_template == "none"
 
 
 def test_tls_files_that_exist_are_accepted(tmp_path: Path) -> None:
@@ -328,10 +331,10 @@ def test_tls_files_that_exist_are_accepted(tmp_path: Path) -> None:
             "KUBERNETES_CA_FILE": str(paths["ca"]),
         }
     )
-    assert (s.es_ca_file, s.es_client_cert, s.es_client_key) == tuple(
+    assert (s.sink.es_ca_file, s.sink.es_client_cert, s.sink.es_client_key) == tuple(
         str(paths[n]) for n in ("ca", "cert", "key")
     )
-    assert s.kube_ca_file == str(paths["ca"])
+    assert s.kube.kube_ca_file == str(paths["ca"])
 
 
 # --- Kubernetes
@@ -339,30 +342,30 @@ def test_tls_files_that_exist_are_accepted(tmp_path: Path) -> None:
 
 def test_kubernetes_auto_is_off_outside_a_cluster() -> None:
     s = load_settings({})
-    assert (s.kubernetes, s.kubernetes_enabled, s.kube_url) == ("auto", False, None)
+    assert (s.kube.kubernetes, s.kube.kubernetes_enabled, s.kube.kube_url) == ("auto", False, None)
 
 
 def test_kubernetes_auto_in_cluster_builds_url_from_service_variables() -> None:
     s = load_settings({"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"})
-    assert (s.kubernetes_enabled, s.kube_url) == (True, "https://10.96.0.1:443")
+    assert (s.kube.kubernetes_enabled, s.kube.kube_url) == (True, "https://10.96.0.1:443")
     v6 = load_settings({"KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "6443"})
-    assert v6.kube_url == "https://[fd00::1]:6443"
+    assert v6.kube.kube_url == "https://[fd00::1]:6443"
 
 
 def test_kube_url_precedence_and_fluentd_api_suffix() -> None:
     service = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
     compat = {"FLUENT_FILTER_KUBERNETES_URL": "https://api.example:6443/api"}
-    assert load_settings(service | compat).kube_url == "https://api.example:6443"
+    assert load_settings(service | compat).kube.kube_url == "https://api.example:6443"
     s = load_settings(service | compat | {"SHIPPER_KUBE_URL": "http://127.0.0.1:8001/"})
-    assert s.kube_url == "http://127.0.0.1:8001"
-    assert load_settings({"SHIPPER_KUBE_URL": "http://127.0.0.1:8001"}).kubernetes_enabled
+    assert s.kube.kube_url == "http://127.0.0.1:8001"
+    assert load_settings({"SHIPPER_KUBE_URL": "http://127.0.0.1:8001"}).kube.kubernetes_enabled
 
 
 def test_kubernetes_on_and_off() -> None:
     on = load_settings({"SHIPPER_KUBERNETES": "on", "SHIPPER_KUBE_URL": "https://k:6443"})
-    assert (on.kubernetes, on.kubernetes_enabled) == ("on", True)
+    assert (on.kube.kubernetes, on.kube.kubernetes_enabled) == ("on", True)
     off = load_settings({"SHIPPER_KUBERNETES": "off", "KUBERNETES_SERVICE_HOST": "10.96.0.1"})
-    assert (off.kubernetes, off.kubernetes_enabled) == ("off", False)
+    assert (off.kube.kubernetes, off.kube.kubernetes_enabled) == ("off", False)
 
 
 # --- errors
@@ -496,7 +499,7 @@ def test_secret_values_never_appear_in_errors() -> None:
 )
 def test_boolean_words(word: str) -> None:
     truthy = word.lower() in ("true", "yes", "on", "1")
-    assert load_settings({"SHIPPER_DE_DOT": word}).de_dot is truthy
+    assert load_settings({"SHIPPER_DE_DOT": word}).kube.de_dot is truthy
 
 
 # --- notes and helpers
@@ -519,7 +522,7 @@ def test_ignored_variables_lists_fluentd_only_and_unknown_names() -> None:
         "SHIPPER_FLUSH_INTERVALL",
     ]
     assert all(len(note.split(" ", 1)[1]) > 10 for note in notes)
-    assert load_settings(env).flush_interval == 1.0  # accepted, not an error
+    assert load_settings(env).sink.flush_interval == 1.0  # accepted, not an error
 
 
 @pytest.mark.parametrize(
@@ -542,7 +545,7 @@ def test_split_host_port_rejects(text: str) -> None:
 
 def test_upper_case_index_is_accepted_like_fluentd() -> None:
     # fluent-plugin-elasticsearch lower-cases the name; the index renderer does too.
-    assert load_settings({"FLUENT_ELASTICSEARCH_LOGSTASH_PREFIX": "MyApp"}).es_index == (
+    assert load_settings({"FLUENT_ELASTICSEARCH_LOGSTASH_PREFIX": "MyApp"}).sink.es_index == (
         "MyApp-%Y.%m.%d"
     )
 
@@ -554,7 +557,7 @@ def test_merge_json_key_may_not_name_one_of_our_fields() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings({"SHIPPER_MERGE_JSON_KEY": "kubernetes.app"})
     assert info.value.errors[0].startswith("SHIPPER_MERGE_JSON_KEY='kubernetes.app'")
-    assert load_settings({"SHIPPER_MERGE_JSON_KEY": ""}).merge_json_key == ""
+    assert load_settings({"SHIPPER_MERGE_JSON_KEY": ""}).records.merge_json_key == ""
 
 
 @pytest.mark.parametrize(
@@ -584,11 +587,11 @@ def test_an_unknown_variable_far_from_any_name_gets_no_guess() -> None:
 def test_credentials_in_elasticsearch_urls_are_basic_auth_and_leave_the_urls() -> None:
     hosts = "https://elastic:ch%40nge%20me@es-0:9200/,https://es-1:9200"
     s = load_settings({"SHIPPER_ES_HOSTS": hosts})
-    assert s.es_hosts == ("https://es-0:9200", "https://es-1:9200")
-    assert (s.es_user, s.es_password) == ("elastic", "ch@nge me")
+    assert s.sink.es_hosts == ("https://es-0:9200", "https://es-1:9200")
+    assert (s.sink.es_user, s.sink.es_password) == ("elastic", "ch@nge me")
     flagged = load_settings({}, RunFlags(es_hosts=("http://u:pw@[::1]:9200/es",)))
-    assert flagged.es_hosts == ("http://[::1]:9200/es",)
-    assert (flagged.es_user, flagged.es_password) == ("u", "pw")
+    assert flagged.sink.es_hosts == ("http://[::1]:9200/es",)
+    assert (flagged.sink.es_user, flagged.sink.es_password) == ("u", "pw")
 
 
 @pytest.mark.parametrize(
@@ -622,8 +625,8 @@ def test_url_credential_mistakes_are_masked(env: dict[str, str], expected: str) 
 
 def test_keys_and_passwords_are_trimmed() -> None:
     s = load_settings({"SHIPPER_ES_USER": " elastic\n", "SHIPPER_ES_PASSWORD": "\tp w\r\n"})
-    assert (s.es_user, s.es_password) == ("elastic", "p w")  # a space inside stays
-    assert load_settings({"SHIPPER_ES_API_KEY": " a2V5Og==\n"}).es_api_key == "a2V5Og=="
+    assert (s.sink.es_user, s.sink.es_password) == ("elastic", "p w")  # a space inside stays
+    assert load_settings({"SHIPPER_ES_API_KEY": " a2V5Og==\n"}).sink.es_api_key == "a2V5Og=="
 
 
 @pytest.mark.parametrize("key", ["a2V5\nOg==", "a2V5 Og==", "a2V5Og==\x00", "clé"])
@@ -683,7 +686,7 @@ def test_explain_names_the_variable_and_the_source_of_each_value() -> None:
 
 def test_explain_covers_every_setting_with_a_variable_shipper_reads() -> None:
     shown = explain({})
-    assert len(shown) == len(fields(Settings))
+    assert len(shown) == len(Settings.field_names())
     known = known_variables()
     for line in shown:
         name = line.variable.removesuffix(" (resolved)")

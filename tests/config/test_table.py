@@ -1,6 +1,5 @@
 """The configuration table against `Settings`, the loader and the README."""
 
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -22,8 +21,10 @@ def test_the_readme_table_is_the_rendered_table() -> None:
     assert replace_table(readme) == readme
 
 
-def test_the_table_has_one_row_per_settings_field_in_order() -> None:
-    assert [v.field for v in TABLE] == [f.name for f in fields(Settings)]
+def test_the_table_has_one_row_per_settings_field() -> None:
+    """Each field of each part once; the table's own order is check-config's and the README's
+    (a part may hold a row of another table module, as `records` holds max_record_bytes)."""
+    assert sorted(v.field for v in TABLE) == sorted(Settings.field_names())
 
 
 def test_no_variable_is_declared_twice() -> None:
@@ -35,7 +36,7 @@ def test_no_variable_is_declared_twice() -> None:
 @pytest.mark.parametrize("variable", PLAIN, ids=lambda v: v.name)
 def test_a_plain_row_parses_its_default_into_the_settings_default(variable: Variable) -> None:
     assert variable.parse is not None and variable.doc
-    expected = getattr(Settings(), variable.field)
+    expected = Settings().value(variable.field)
     if variable.parse is existing_file:  # the default file exists only in a pod
         assert variable.default == (expected or "")
     elif variable.default:

@@ -41,7 +41,7 @@ def errors_of(env: dict[str, str]) -> list[str]:
     ],
 )  # fmt: skip
 def test_target_variables(env: dict[str, str], field: str, expected: Any) -> None:
-    assert getattr(load_settings({**HOSTS, **env}), field) == expected
+    assert load_settings({**HOSTS, **env}).value(field) == expected
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ import pytest
 import trustme
 
 from shipper import agent as agent_module
-from shipper.settings import Output, Settings
+from shipper.settings import ObserveSettings, Output, Settings, SinkSettings, TailSettings
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.integration.harness import Agent, Container, containers, free_port, wait_for
 
@@ -305,11 +305,11 @@ async def test_readyz_turns_503_when_the_output_has_failed_too_long(
     _written(root)
     port = free_port()
     settings = Settings(
-        paths=(str(root / "var/log/containers/*.log"),),
-        state_dir=str(tmp_path / "state"),
-        output=Output("file", "/dev/full"),
-        metrics_addr=f"127.0.0.1:{port}",
-        retry_max_backoff=0.1,
+        tail=TailSettings(
+            paths=(str(root / "var/log/containers/*.log"),), state_dir=str(tmp_path / "state")
+        ),
+        sink=SinkSettings(output=Output("file", "/dev/full"), retry_max_backoff=0.1),
+        observe=ObserveSettings(metrics_addr=f"127.0.0.1:{port}"),
     )
     agent = agent_module.Agent(settings)
     run = asyncio.create_task(agent.run())

@@ -191,11 +191,11 @@ def test_the_daemonset_runs_the_wheel_as_the_image_would(
     # The manifest and the agent agree on paths and ports before anything runs.
     logs_mount, logs_volume = manifest.mount("/var/log")
     assert logs_mount.get("readOnly") is True and logs_volume["hostPath"]["path"] == "/var/log"
-    assert all(glob.startswith("/var/log/") for glob in defaults.paths)
-    _, state_volume = manifest.mount(defaults.state_dir)
+    assert all(glob.startswith("/var/log/") for glob in defaults.tail.paths)
+    _, state_volume = manifest.mount(defaults.tail.state_dir)
     assert state_volume["hostPath"] == {"path": "/var/lib/shipper", "type": "DirectoryOrCreate"}
     (port,) = manifest.container["ports"]
-    assert str(port["containerPort"]) == defaults.metrics_addr.rpartition(":")[2]
+    assert str(port["containerPort"]) == defaults.observe.metrics_addr.rpartition(":")[2]
     env = manifest.env()
     assert {"FLUENT_ELASTICSEARCH_HOST", "FLUENT_ELASTICSEARCH_PORT"} <= env.keys()
 
@@ -233,8 +233,8 @@ def test_the_daemonset_runs_the_wheel_as_the_image_would(
             "HOME": str(workdir),
             "FLUENT_ELASTICSEARCH_HOST": "127.0.0.1",
             "FLUENT_ELASTICSEARCH_PORT": es.url.rpartition(":")[2],
-            "SHIPPER_PATHS": f"{root}{defaults.paths[0]}",
-            "SHIPPER_STATE_DIR": f"{root}{defaults.state_dir}",
+            "SHIPPER_PATHS": f"{root}{defaults.tail.paths[0]}",
+            "SHIPPER_STATE_DIR": f"{root}{defaults.tail.state_dir}",
             "SHIPPER_METRICS_ADDR": f"127.0.0.1:{free_port()}",
             "SHIPPER_KUBE_URL": api.url,
             "SHIPPER_KUBE_TOKEN_FILE": str(token),

@@ -14,7 +14,7 @@ import orjson
 
 from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Documents
-from shipper.settings import Output, Settings
+from shipper.settings import Output, Settings, SinkSettings, TailSettings
 from shipper.sinks.elasticsearch.sink import ElasticsearchSink
 from tests.fakes.elasticsearch import FakeElasticsearch
 
@@ -71,11 +71,10 @@ class Acks:
 
 
 def es_settings(state_dir: Path, *hosts: str, **overrides: Any) -> Settings:
-    """Settings for a sink under test: short timings, state in `state_dir`."""
+    """Settings for a sink under test: short timings, state (dead letters) in `state_dir`."""
     values: dict[str, Any] = {
         "output": Output("elasticsearch"),
         "es_hosts": hosts,
-        "state_dir": str(state_dir),
         "flush_interval": 0.05,
         "retry_max_backoff": 0.2,
         "request_timeout": 2.0,
@@ -83,7 +82,7 @@ def es_settings(state_dir: Path, *hosts: str, **overrides: Any) -> Settings:
         "once_retry_timeout": 5.0,
     }
     values.update(overrides)
-    return Settings(**values)
+    return Settings(tail=TailSettings(state_dir=str(state_dir)), sink=SinkSettings(**values))
 
 
 @asynccontextmanager
@@ -91,7 +90,9 @@ async def running(
     settings: Settings, metrics: Metrics | None = None
 ) -> AsyncIterator[ElasticsearchSink]:
     """A started sink, closed on exit."""
-    sink = ElasticsearchSink(settings, metrics or Metrics())
+    sink = ElasticsearchSink(
+        settings.sink, metrics or Metrics(), dead_letter_path=settings.tail.dead_letter_path
+    )
     await sink.start()
     try:
         yield sink

@@ -9,16 +9,16 @@ import pytest
 
 from shipper.observe.metrics import Metrics
 from shipper.record import Documents
-from shipper.settings import Output, Settings
+from shipper.settings import Output, SinkSettings
 from shipper.sinks.file import file_sink
 from shipper.sinks.line_sink import LineSink
 from tests.sinks.support import Acks, sample
 
 
-def _settings(tmp_path: Path, **overrides: object) -> Settings:
-    values: dict = {"output": Output("stdout"), "state_dir": str(tmp_path)}
+def _settings(tmp_path: Path, **overrides: object) -> SinkSettings:
+    values: dict = {"output": Output("stdout")}
     values |= {"retry_max_backoff": 0.05, "once_retry_timeout": 0.5, **overrides}
-    return Settings(**values)
+    return SinkSettings(**values)
 
 
 def _body(blocks: list[Documents]) -> bytes:

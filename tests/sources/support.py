@@ -16,7 +16,7 @@ import orjson
 from shipper.budget import ByteBudget
 from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Ticket
-from shipper.settings import Settings
+from shipper.settings import TailSettings
 from shipper.sources.tail.consumer import FileInfo
 from shipper.sources.tail.source import TailSource
 
@@ -120,13 +120,17 @@ class Tail:
     """A TailSource on real files, run in the background; `close()` stops it."""
 
     def __init__(
-        self, settings: Settings, consumer: RecordingConsumer, budget: int = 16 << 20
+        self,
+        settings: TailSettings,
+        consumer: RecordingConsumer,
+        budget: int = 16 << 20,
+        once: bool = False,
     ) -> None:
         self.settings = settings
         self.consumer = consumer
         self.budget = ByteBudget(budget)
         self.metrics = Metrics()
-        self.source = TailSource(settings, consumer, self.budget, self.metrics)
+        self.source = TailSource(settings, consumer, self.budget, self.metrics, once=once)
         self.stop = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -170,7 +174,7 @@ class TailFactory:
         self.logs = root / "logs"
         self.logs.mkdir()
         self.state_dir = root / "state"
-        self.base = Settings(
+        self.base = TailSettings(
             paths=(str(self.logs / "*.log"),),
             state_dir=str(self.state_dir),
             rotate_wait=0.3,
@@ -179,9 +183,13 @@ class TailFactory:
         self.started: list[Tail] = []
 
     async def start(
-        self, consumer: RecordingConsumer | None = None, budget: int = 16 << 20, **settings: Any
+        self,
+        consumer: RecordingConsumer | None = None,
+        budget: int = 16 << 20,
+        once: bool = False,
+        **settings: Any,
     ) -> Tail:
-        tail = Tail(replace(self.base, **settings), consumer or RecordingConsumer(), budget)
+        tail = Tail(replace(self.base, **settings), consumer or RecordingConsumer(), budget, once)
         self.started.append(tail)
         return await tail.start()
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shipper.settings import Settings
+from shipper.settings import TailSettings
 from shipper.sources.tail.scan import Scanner
 from tests.sources.support import Kubelet, TailFactory, until
 
 
 def test_link_and_target_both_globbed_are_one_file_with_its_link(kubelet: Kubelet) -> None:
     real, link = kubelet.container("default", "web")
-    both = Settings(paths=(str(kubelet.pods / "*/*/*.log"), str(kubelet.containers / "*.log")))
+    both = TailSettings(paths=(str(kubelet.pods / "*/*/*.log"), str(kubelet.containers / "*.log")))
     [match] = Scanner(both).scan().values()
     assert (match.path, match.link) == (str(real), str(link))
 
@@ -20,7 +20,7 @@ def test_excludes_apply_to_the_link_and_to_the_real_path(kubelet: Kubelet) -> No
     kubelet.container("default", "web")
     kubelet.container("default", "noisy")
     kubelet.container("kube-system", "dns")
-    settings = Settings(
+    settings = TailSettings(
         paths=(str(kubelet.containers / "*.log"),),
         exclude_paths=("*/noisy_default_*", "*/pods/kube-system_*"),
     )
@@ -31,7 +31,7 @@ def test_excludes_apply_to_the_link_and_to_the_real_path(kubelet: Kubelet) -> No
 def test_own_pod_is_always_excluded(kubelet: Kubelet) -> None:
     kubelet.container("logging", "shipper-x1")
     kubelet.container("logging", "shipper-x12")  # a prefix of ours is another pod
-    settings = Settings(
+    settings = TailSettings(
         paths=(str(kubelet.containers / "*.log"), str(kubelet.pods / "*/*/*.log")),
         pod_name="shipper-x1",
         pod_namespace="logging",
@@ -46,16 +46,16 @@ def test_gz_tmp_dangling_links_and_directories_are_not_followed(tmp_path: Path) 
     (tmp_path / "dir.log").mkdir()
     (tmp_path / "dangling.log").symlink_to(tmp_path / "missing")
     (tmp_path / "to-gz.log").symlink_to(tmp_path / "b.log.gz")
-    found = Scanner(Settings(paths=(str(tmp_path / "*"),))).scan()
+    found = Scanner(TailSettings(paths=(str(tmp_path / "*"),))).scan()
     assert [m.path for m in found.values()] == [str(tmp_path / "a.log")]
 
 
 def test_watch_roots_cover_the_glob_and_the_link_targets(kubelet: Kubelet) -> None:
     real, _link = kubelet.container("default", "web")
-    scanner = Scanner(Settings(paths=(str(kubelet.containers / "*.log"),)))
+    scanner = Scanner(TailSettings(paths=(str(kubelet.containers / "*.log"),)))
     roots = scanner.watch_roots([str(real)])
     assert roots == tuple(sorted((str(kubelet.containers), str(real.parent))))
-    pods = Scanner(Settings(paths=(str(kubelet.pods / "*/*/*.log"),)))
+    pods = Scanner(TailSettings(paths=(str(kubelet.pods / "*/*/*.log"),)))
     assert pods.watch_roots([str(real)]) == (str(kubelet.pods),)
 
 

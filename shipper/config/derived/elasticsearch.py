@@ -12,9 +12,9 @@ from shipper.config.addresses import (
 )
 from shipper.config.parsers import boolean, choice, index_pattern, output, trimmed
 from shipper.config.reader import Reader
-from shipper.settings import Output, Settings
+from shipper.settings import Output, SinkSettings
 
-_DEFAULTS = Settings()
+_DEFAULTS = SinkSettings()
 TEMPLATE_FILE = ("SHIPPER_ES_TEMPLATE_FILE", "FLUENT_ELASTICSEARCH_TEMPLATE_FILE")
 ES_HOST_PARTS = (
     "FLUENT_ELASTICSEARCH_HOST",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from shipper.config.addresses import bare_host, fluentd_kube_url, join_host_port, kube_url, port
 from shipper.config.parsers import ON_OFF_ALIASES, boolean, choice
 from shipper.config.reader import Reader
-from shipper.settings import Settings
+from shipper.settings import KubernetesSettings
 
-_DEFAULTS = Settings()
+_DEFAULTS = KubernetesSettings()
 KUBE_URL_NAMES = ("SHIPPER_KUBE_URL", "FLUENT_FILTER_KUBERNETES_URL", "KUBERNETES_SERVICE_HOST")
 SKIP_LABELS = "FLUENT_KUBERNETES_METADATA_SKIP_LABELS"
 _Kubernetes = tuple[str, bool, str | None]  # mode, enabled, API server URL

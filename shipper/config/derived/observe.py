@@ -5,9 +5,9 @@ from __future__ import annotations
 from shipper.config.addresses import any_port, bare_host, join_host_port, listen_addr
 from shipper.config.parsers import choice
 from shipper.config.reader import Reader
-from shipper.settings import Settings
+from shipper.settings import ObserveSettings
 
-_DEFAULTS = Settings()
+_DEFAULTS = ObserveSettings()
 PROMETHEUS = ("FLUENTD_PROMETHEUS_BIND", "FLUENTD_PROMETHEUS_PORT")
 
 

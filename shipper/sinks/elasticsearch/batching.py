@@ -18,7 +18,7 @@ from itertools import accumulate
 from operator import add
 
 from shipper.record import Documents
-from shipper.settings import Settings
+from shipper.settings import SinkSettings
 from shipper.sinks.elasticsearch.bulk import BulkBatch, action_lines
 
 
@@ -54,7 +54,7 @@ class BatchQueue(asyncio.Queue[BulkBatch]):
 class Batcher:
     """Fills one batch at a time and cuts it into `queue` (see the module docstring)."""
 
-    def __init__(self, settings: Settings, queue: BatchQueue) -> None:
+    def __init__(self, settings: SinkSettings, queue: BatchQueue) -> None:
         self._max_bytes = settings.batch_max_bytes
         self._max_records = settings.batch_max_records
         self._flush_interval = settings.flush_interval

@@ -20,7 +20,7 @@ import orjson
 from shipper import __version__
 from shipper.net.capped import read_capped
 from shipper.net.tls import client_context
-from shipper.settings import Settings
+from shipper.settings import SinkSettings
 from shipper.sinks.elasticsearch.distribution import Cluster, cluster_of
 from shipper.sinks.elasticsearch.sigv4 import sigv4_auth
 from shipper.sinks.failures import explain_request
@@ -39,7 +39,7 @@ class Unreachable(Exception):
         self.causes = list(causes)
 
 
-def build_client(settings: Settings) -> httpx.AsyncClient:
+def build_client(settings: SinkSettings) -> httpx.AsyncClient:
     """The process's client to the cluster in `settings`."""
     headers = {"User-Agent": f"shipper/{__version__}"}
     auth: httpx.Auth | None = None
@@ -60,7 +60,7 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
-def tls_context(settings: Settings) -> ssl.SSLContext:
+def tls_context(settings: SinkSettings) -> ssl.SSLContext:
     """Server verification (SHIPPER_ES_CA_FILE, SHIPPER_ES_TLS_VERIFY) and client cert."""
     return client_context(
         ca_file=settings.es_ca_file,
@@ -97,7 +97,7 @@ async def first_answer(
     raise Unreachable("; ".join(errors) or "no host configured", causes)
 
 
-async def tls_alert(settings: Settings, host: str) -> str | None:
+async def tls_alert(settings: SinkSettings, host: str) -> str | None:
     """Why the TLS server at `host` ends a connection right after the handshake, in plain
     words, or None when it does not within TLS_LISTEN seconds.
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from shipper.settings import Settings
+from shipper.settings import SinkSettings
 from shipper.sinks.elasticsearch.index_name import IndexPattern, compile_index_pattern
 
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
@@ -56,7 +56,7 @@ def compile_data_stream(name: str) -> IndexPattern:
     return IndexPattern(name, forbidden=_VALUE_FORBIDDEN)
 
 
-def target_pattern(settings: Settings) -> IndexPattern:
+def target_pattern(settings: SinkSettings) -> IndexPattern:
     """What names each document's target: the data stream, else SHIPPER_ES_INDEX."""
     if settings.es_data_stream:
         return compile_data_stream(settings.es_data_stream)

@@ -19,7 +19,7 @@ from itertools import chain
 from shipper.net.backoff import Backoff
 from shipper.observe.metrics import Metrics
 from shipper.record import Documents, ack_all
-from shipper.settings import Settings
+from shipper.settings import SinkSettings
 from shipper.sinks.elasticsearch.batching import BatchQueue
 from shipper.sinks.elasticsearch.bulk import BulkBatch, BulkOutcome, ItemError, Rejected
 from shipper.sinks.elasticsearch.hosts import HostPool
@@ -38,7 +38,7 @@ class Delivery:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: SinkSettings,
         metrics: Metrics,
         hosts: HostPool,
         reject: RejectHandler,

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from shipper.settings import Settings
+from shipper.settings import SinkSettings
 
 log = logging.getLogger("shipper.elasticsearch")
 Distribution = Literal["elasticsearch", "opensearch"]
@@ -62,7 +62,7 @@ def cluster_of(info: Any) -> Cluster:
     return Cluster(distribution, parsed, number)
 
 
-def assumed(settings: Settings) -> Cluster | None:
+def assumed(settings: SinkSettings) -> Cluster | None:
     """The cluster the settings imply while `GET /` has not told (None: Elasticsearch)."""
     if settings.output.distribution == "opensearch" or (
         settings.es_aws_region and settings.es_aws_service == "aoss"
@@ -71,7 +71,7 @@ def assumed(settings: Settings) -> Cluster | None:
     return None
 
 
-def reconcile(settings: Settings, found: Cluster | None) -> Cluster | None:
+def reconcile(settings: SinkSettings, found: Cluster | None) -> Cluster | None:
     """What `GET /` found wins over what the settings say; a mismatch is worth a warning."""
     said = settings.output.distribution
     if found is not None and said is not None and found.distribution != said:

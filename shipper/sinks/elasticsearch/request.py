@@ -19,7 +19,7 @@ import httpx
 
 from shipper.net.capped import read_capped
 from shipper.observe.metrics import Metrics
-from shipper.settings import Settings
+from shipper.settings import SinkSettings
 from shipper.sinks.elasticsearch.bulk import (
     BULK_FILTER_PATH,
     CONTENT_TYPE,
@@ -56,7 +56,7 @@ class RequestFailed(Exception):
 class BulkSender:
     """Sends `_bulk` requests with the sink's headers and parameters over `client`."""
 
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, settings: SinkSettings, metrics: Metrics) -> None:
         self._settings = settings
         self._metrics = metrics
         self._headers = {"Content-Type": CONTENT_TYPE}

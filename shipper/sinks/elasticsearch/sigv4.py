@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, Generator
 
 import httpx
 
-from shipper.settings import Settings
+from shipper.settings import SinkSettings
 from shipper.sinks.elasticsearch.aws_credentials import AwsCredentials
 
 _SIGNED = ("content-type",)
@@ -61,7 +61,7 @@ class SigV4Auth(httpx.Auth):
         yield request  # pragma: no cover  (a generator, as httpx.Auth expects)
 
 
-def sigv4_auth(settings: Settings) -> SigV4Auth:
+def sigv4_auth(settings: SinkSettings) -> SigV4Auth:
     """The signer SHIPPER_ES_AWS_REGION and SHIPPER_ES_AWS_SERVICE ask for."""
     region = settings.es_aws_region or ""
     return SigV4Auth(AwsCredentials(region), region, settings.es_aws_service)

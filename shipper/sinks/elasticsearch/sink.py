@@ -18,7 +18,7 @@ from functools import partial
 
 from shipper.observe.metrics import Metrics
 from shipper.record import Documents
-from shipper.settings import Settings
+from shipper.settings import SinkSettings
 from shipper.sinks.dead_letter import DeadLetterFile
 from shipper.sinks.elasticsearch.batching import Batcher, BatchQueue
 from shipper.sinks.elasticsearch.client import build_client, log_cluster_version
@@ -41,24 +41,23 @@ class ElasticsearchSink:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: SinkSettings,
         metrics: Metrics,
         *,
+        dead_letter_path: str | None = None,
         reject: RejectHandler | None = None,
         supervisor: Supervisor | None = None,
     ) -> None:
-        """`reject` receives refused documents (default: the dead-letter file);
-        `supervisor` restarts a worker that fails."""
+        """`reject` receives refused documents (default: the dead-letter file at
+        `dead_letter_path`, in the agent's state directory); `supervisor` restarts a
+        worker that fails."""
         self._settings = settings
         self._metrics = metrics
         self._supervisor = supervisor or Supervisor(metrics)
         self._hosts = HostPool(settings.es_hosts, settings.retry_max_backoff)
-        reject = (
-            reject
-            or DeadLetterFile(
-                settings.dead_letter_path, settings.dead_letter_max_bytes, metrics
-            ).write
-        )
+        if reject is None:
+            assert dead_letter_path is not None, "refused documents need somewhere to go"
+            reject = DeadLetterFile(dead_letter_path, settings.dead_letter_max_bytes, metrics).write
         self._pattern = target_pattern(settings)
         self._template = TemplateInstaller(settings) if settings.es_template == "install" else None
         self._queue = BatchQueue(BATCHES_PER_WORKER * settings.concurrency)

@@ -23,7 +23,7 @@ import fnmatch
 import logging
 from typing import Any
 
-from shipper.settings import Settings
+from shipper.settings import SinkSettings
 from shipper.sinks.elasticsearch.distribution import Cluster
 
 log = logging.getLogger("shipper.elasticsearch")
@@ -49,7 +49,7 @@ def covers_builtin_logs(patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(_ANY_LOGS_NAME, pattern) for pattern in patterns)
 
 
-def priority(settings: Settings, patterns: list[str]) -> int:
+def priority(settings: SinkSettings, patterns: list[str]) -> int:
     """SHIPPER_ES_TEMPLATE_PRIORITY, else 200, or 99 when ours would shadow `logs-*-*`."""
     if settings.es_template_priority is not None:
         return settings.es_template_priority
@@ -91,7 +91,7 @@ def ecs_properties(keys: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def fit(body: dict[str, Any], settings: Settings, cluster: Cluster | None) -> dict[str, Any]:
+def fit(body: dict[str, Any], settings: SinkSettings, cluster: Cluster | None) -> dict[str, Any]:
     """`body` (the default template) fitted to the target; changed in place and returned."""
     keys = keys_field(cluster)
     mappings = body["template"]["mappings"]

@@ -25,7 +25,7 @@ import httpx
 import orjson
 
 from shipper import __version__
-from shipper.settings import Settings
+from shipper.settings import SinkSettings
 from shipper.sinks.elasticsearch.client import Unreachable, first_answer, probe_cluster
 from shipper.sinks.elasticsearch.data_stream import target_pattern
 from shipper.sinks.elasticsearch.distribution import Cluster, assumed
@@ -76,7 +76,7 @@ def default_template(index_patterns: list[str]) -> dict[str, Any]:
     }
 
 
-def desired_template(settings: Settings, cluster: Cluster | None = None) -> dict[str, Any]:
+def desired_template(settings: SinkSettings, cluster: Cluster | None = None) -> dict[str, Any]:
     """The template to put: the file's (SHIPPER_ES_TEMPLATE_FILE) or ours fitted to
     `cluster` and the settings, marked as ours."""
     patterns = [target_pattern(settings).wildcard]
@@ -119,7 +119,7 @@ def plan(existing: dict[str, Any] | None, desired: dict[str, Any], overwrite: bo
 class TemplateInstaller:
     """Installs the template once; `settled` when Elasticsearch answered, whatever it said."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: SinkSettings) -> None:
         self.name = settings.es_template_name or DEFAULT_NAME
         self.settled = False
         self.cluster: Cluster | None = None  # what GET / said, once it answered

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from shipper.observe.metrics import Metrics
-from shipper.settings import Settings
+from shipper.settings import TailSettings
 from shipper.sources.tail.follow import FollowedFile
 from shipper.sources.tail.identity import fingerprint_matches
 from shipper.sources.tail.positions import Identity, Position, Positions
@@ -56,7 +56,7 @@ class FileFinder:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: TailSettings,
         scanner: Scanner,
         positions: Positions,
         files: dict[Identity, FollowedFile],

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from shipper.settings import Settings
+from shipper.settings import TailSettings
 from shipper.sources.tail.positions import Identity
 
 log = logging.getLogger("shipper.tail")
@@ -38,7 +38,7 @@ def never_read(path: str) -> bool:
 class Scanner:
     """Expands the configured globs into the set of files to follow."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: TailSettings) -> None:
         self._globs = settings.paths
         self._excludes = settings.exclude_paths
         pod, namespace = settings.pod_name, settings.pod_namespace

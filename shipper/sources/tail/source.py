@@ -21,7 +21,7 @@ from collections.abc import Callable
 from shipper.blocking import BlockingThread
 from shipper.budget import ByteBudget
 from shipper.observe.metrics import Metrics
-from shipper.settings import Settings
+from shipper.settings import TailSettings
 from shipper.sources.tail.consumer import Consumer
 from shipper.sources.tail.finder import FileFinder
 from shipper.sources.tail.follow import FollowedFile
@@ -45,13 +45,16 @@ class TailSource:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: TailSettings,
         consumer: Consumer,
         budget: ByteBudget,
         metrics: Metrics,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        once: bool = False,
     ) -> None:
         self._settings = settings
+        self._once = once  # every matched file read to its end, then stop
         self._consumer = consumer
         self._budget = budget
         self._metrics = metrics
@@ -95,7 +98,7 @@ class TailSource:
         return sum(f.unread for f in list(self._files.values()))  # a copy: read at scrape time
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Follow files until `stop` is set (with `settings.once`: until every matched file
+        """Follow files until `stop` is set (with `once`: until every matched file
         is read to its end); then close every file and save positions.
 
         When --once has read everything, every consumer is finished (an unterminated last
@@ -109,7 +112,7 @@ class TailSource:
             await self._scan(startup=True)
             self._started = True
             while not stop.is_set():
-                if not self._settings.once and (self._rescan or self._clock() >= self._next_scan):
+                if not self._once and (self._rescan or self._clock() >= self._next_scan):
                     await self._scan(startup=False)
                 idle = await self._read_round(stop)
                 now = self._clock()
@@ -121,7 +124,7 @@ class TailSource:
                     if self._behind:  # the tail of a backlog need not wait for more
                         self._behind = False
                         self._consumer.caught_up()
-                    if self._settings.once:
+                    if self._once:
                         read_all = True
                         break
                     await self._wait_idle(stop)
@@ -153,7 +156,7 @@ class TailSource:
         now = self._clock()
         self._finder.scan(startup, now)
         self._metrics.files_watched.set(len(self._files))
-        if not self._settings.once:
+        if not self._once:
             roots = self._scanner.watch_roots(f.path for f in self._files.values())
             await self._watcher.watch(roots)
         interval = POLL_SCAN_INTERVAL if self._watcher.polling else self._settings.scan_interval
@@ -179,7 +182,7 @@ class TailSource:
                 return False
             if f.identity not in self._files:  # dropped on a read error
                 continue
-            final = self._settings.once or not f.matched or now - f.quiet_since >= KEY_SETTLE
+            final = self._once or not f.matched or now - f.quiet_since >= KEY_SETTLE
             if f.unread and f.open_consumer(
                 self._consumer, self._positions, self._budget.release, final
             ):

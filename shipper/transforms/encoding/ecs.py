@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from shipper.record import Documents, Records, Ticket
-from shipper.settings import Settings
+from shipper.settings import Schema
 from shipper.sources.tail.consumer import FileInfo
 from shipper.transforms.encoding.document import DocumentEncoder
 
@@ -108,10 +108,10 @@ class EcsDocumentEncoder(DocumentEncoder):
 
 
 def new_encoder(
-    settings: Settings, file: FileInfo, container_id: str | None, fields: Mapping[str, Any]
+    schema: Schema, file: FileInfo, container_id: str | None, fields: Mapping[str, Any]
 ) -> DocumentEncoder:
     """The encoder of a file's records in SHIPPER_SCHEMA's shape; `log.file.path` is the
     /var/log/containers path it was found through, as Filebeat reports it."""
-    if settings.schema == "ecs":
+    if schema == "ecs":
         return EcsDocumentEncoder(file.key, container_id, fields, file.link or file.path)
     return DocumentEncoder(file.key, container_id, fields)

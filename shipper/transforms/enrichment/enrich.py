@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from shipper.settings import Settings
+from shipper.settings import KubernetesSettings
 from shipper.transforms.encoding.document import file_fields
 from shipper.transforms.enrichment.naming import FileNames
 from shipper.transforms.kubernetes import KubernetesMetadata, PodMetadata
@@ -29,7 +29,7 @@ _MAPS = ("labels", "annotations", "namespace_labels")  # trimmed, in this order
 class Enricher:
     """Builds per-file document fields; the one place that knows both names and pods."""
 
-    def __init__(self, settings: Settings, kube: KubernetesMetadata | None) -> None:
+    def __init__(self, settings: KubernetesSettings, kube: KubernetesMetadata | None) -> None:
         self._node = settings.node_name
         self._max_metadata = settings.kube_max_metadata_bytes
         self.kube = kube

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shipper.settings import Settings
+from shipper.settings import RecordSettings
 from shipper.transforms.kubernetes import PodMetadata
 
 
@@ -23,7 +23,7 @@ class FileOptions:
     multiline: str | None  # the kind of stack trace joined (`java`, `python`, `go`), or None
 
 
-def file_options(settings: Settings, meta: PodMetadata | None) -> FileOptions:
+def file_options(settings: RecordSettings, meta: PodMetadata | None) -> FileOptions:
     """The options of a file of the pod `meta` (None when not known)."""
     if meta is None:
         return FileOptions(False, settings.merge_json, settings.multiline)

@@ -23,7 +23,7 @@ import orjson
 from shipper.net.capped import read_capped
 from shipper.net.tls import client_context
 from shipper.net.urls import api_base
-from shipper.settings import Settings
+from shipper.settings import KubernetesSettings
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class KubeApiError(Exception):
         )
 
 
-def tls_verify(settings: Settings) -> ssl.SSLContext | bool:
+def tls_verify(settings: KubernetesSettings) -> ssl.SSLContext | bool:
     """The cluster CA when its file exists, else the system's; nothing when told not to verify."""
     if not settings.kube_verify_tls:
         return False
@@ -78,8 +78,14 @@ class KubeClient:
     """GETs against the API server with a fresh bearer token; errors as `KubeApiError`."""
 
     def __init__(
-        self, settings: Settings, clock: Callable[[], float], token_ttl: float = TOKEN_TTL
+        self,
+        settings: KubernetesSettings,
+        clock: Callable[[], float],
+        token_ttl: float = TOKEN_TTL,
+        *,
+        request_timeout: float,
     ) -> None:
+        """`request_timeout`: one request, as long as the sink gives one bulk request."""
         if not settings.kube_url:
             raise ValueError("Kubernetes API URL is not set")
         self.base_url = api_base(settings.kube_url)
@@ -91,7 +97,7 @@ class KubeClient:
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             verify=tls_verify(settings),
-            timeout=httpx.Timeout(settings.request_timeout, connect=10.0),
+            timeout=httpx.Timeout(request_timeout, connect=10.0),
             headers={"Accept": "application/json", "User-Agent": "shipper"},
         )
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shipper.settings import Settings
+from shipper.settings import KubernetesSettings
 
 EXCLUDE_ANNOTATION = "shipper.io/exclude"
 PARSER_ANNOTATION = "shipper.io/parser"
@@ -93,7 +93,7 @@ class MalformedObject(ValueError):
     """
 
 
-def de_dot(mapping: Mapping[str, str] | None, settings: Settings) -> dict[str, str]:
+def de_dot(mapping: Mapping[str, str] | None, settings: KubernetesSettings) -> dict[str, str]:
     """Label or annotation keys with dots replaced, so `app` and `app.kubernetes.io/name`
     do not collide in Elasticsearch's object mapping (`SHIPPER_DE_DOT`)."""
     if not mapping:
@@ -110,7 +110,7 @@ def strip_scheme(container_id: str) -> str:
 
 
 def pod_metadata(
-    pod: Any, settings: Settings, namespace_labels: Mapping[str, str] | None
+    pod: Any, settings: KubernetesSettings, namespace_labels: Mapping[str, str] | None
 ) -> PodMetadata:
     """Build a pod's metadata from its API object, checking every field it reads.
 
@@ -141,7 +141,7 @@ def pod_metadata(
     )
 
 
-def namespace_labels(namespace: Any, settings: Settings) -> tuple[str, dict[str, str]]:
+def namespace_labels(namespace: Any, settings: KubernetesSettings) -> tuple[str, dict[str, str]]:
     """A namespace object's name and labels (de-dotted), checked as `pod_metadata` checks."""
     meta = _metadata(namespace, "namespace", ("name",))
     labels = _string_map(meta, "labels", f"namespace {meta['name']} metadata")

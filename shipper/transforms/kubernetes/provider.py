@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shipper.observe.metrics import Metrics
-from shipper.settings import Settings
+from shipper.settings import KubernetesSettings
 from shipper.tasks import OwnedTasks
 from shipper.transforms.kubernetes.cache import PodCache
 from shipper.transforms.kubernetes.client import KubeClient
@@ -41,17 +41,22 @@ class KubernetesMetadata:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: KubernetesSettings,
         metrics: Metrics,
         clock: Callable[[], float] = time.monotonic,
         *,
+        request_timeout: float,
         backoff_cap: float = 30.0,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
         self._backoff_cap = backoff_cap
         self._cache = PodCache(clock)
-        self._client = KubeClient(settings, clock) if settings.kube_url else None
+        self._client = (
+            KubeClient(settings, clock, request_timeout=request_timeout)
+            if settings.kube_url
+            else None
+        )
         self._namespace_labels: dict[str, dict[str, str]] = {}
         self._subscribers: list[Callable[[PodMetadata], None]] = []
         self._waiters = Waiters()

@@ -257,7 +257,7 @@ async def test_a_worker_that_fails_is_started_again_and_the_drain_counts_what_it
     with FakeElasticsearch() as es:
         es.put_mapping(INDEX, "status", "keyword")
         settings = es_settings(tmp_path, es.url, concurrency=1, batch_max_records=10)
-        sink = ElasticsearchSink(settings, metrics, reject=broken)
+        sink = ElasticsearchSink(settings.sink, metrics, reject=broken)
         await sink.start()
         try:
             await sink.send(bad)

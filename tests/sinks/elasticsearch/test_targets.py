@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shipper.settings import Output, Settings
+from shipper.settings import Output, SinkSettings
 from shipper.sinks.elasticsearch.data_stream import compile_data_stream, parse_data_stream
 from shipper.sinks.elasticsearch.distribution import Cluster, cluster_of
 from shipper.sinks.elasticsearch.target_template import BELOW_BUILTIN, PRIORITY
@@ -140,14 +140,14 @@ def test_data_stream_placeholders_are_sanitised_into_one_part() -> None:
 
 
 def test_data_stream_template_never_shadows_the_builtin_logs_template() -> None:
-    narrow = desired_template(Settings(es_data_stream="logs-kubernetes-{kubernetes.pod_name}"))
+    narrow = desired_template(SinkSettings(es_data_stream="logs-kubernetes-{kubernetes.pod_name}"))
     assert narrow["data_stream"] == {} and narrow["index_patterns"] == ["logs-kubernetes-*"]
     assert narrow["priority"] == PRIORITY
-    wide = desired_template(Settings(es_data_stream="logs-{a}-{b}"))
+    wide = desired_template(SinkSettings(es_data_stream="logs-{a}-{b}"))
     assert wide["index_patterns"] == ["logs-*"] and wide["priority"] == BELOW_BUILTIN < 100
-    asked = desired_template(Settings(es_data_stream="logs-{a}-{b}", es_template_priority=300))
+    asked = desired_template(SinkSettings(es_data_stream="logs-{a}-{b}", es_template_priority=300))
     assert asked["priority"] == 300
-    daily = desired_template(Settings())
+    daily = desired_template(SinkSettings())
     assert "data_stream" not in daily and daily["priority"] == PRIORITY  # unchanged
 
 

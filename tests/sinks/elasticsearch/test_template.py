@@ -8,7 +8,7 @@ import httpx
 import orjson
 import pytest
 
-from shipper.settings import Settings
+from shipper.settings import Settings, SinkSettings
 from shipper.sinks.elasticsearch.client import build_client
 from shipper.sinks.elasticsearch.template import (
     MANAGED_BY,
@@ -33,14 +33,14 @@ def _puts(es: FakeElasticsearch) -> int:
 
 
 async def _install(settings: Settings) -> TemplateInstaller:
-    installer = TemplateInstaller(settings)
-    async with build_client(settings) as client:
-        await installer.install(client, settings.es_hosts)
+    installer = TemplateInstaller(settings.sink)
+    async with build_client(settings.sink) as client:
+        await installer.install(client, settings.sink.es_hosts)
     return installer
 
 
 def test_default_template_maps_labels_flattened_and_is_marked() -> None:
-    body = desired_template(Settings(es_index="Logs-{kubernetes.namespace_name}-%Y.%m.%d"))
+    body = desired_template(SinkSettings(es_index="Logs-{kubernetes.namespace_name}-%Y.%m.%d"))
     assert body["index_patterns"] == ["logs-*"]
     properties = body["template"]["mappings"]["properties"]
     assert properties["@timestamp"] == {"type": "date_nanos"}
@@ -56,18 +56,18 @@ def test_template_file_is_used(tmp_path: Path) -> None:
     source = {"template": {"settings": {"number_of_shards": 1}}, "_meta": {"team": "ops"}}
     path = tmp_path / "template.json"
     path.write_bytes(orjson.dumps(source))
-    body = desired_template(Settings(es_template_file=str(path)))
+    body = desired_template(SinkSettings(es_template_file=str(path)))
     assert body["index_patterns"] == ["logstash-*"]
     assert body["template"] == source["template"]
     assert body["_meta"]["team"] == "ops" and body["_meta"]["managed_by"] == MANAGED_BY
 
 
 def test_plan() -> None:
-    ours = desired_template(Settings())
+    ours = desired_template(SinkSettings())
     assert plan(None, ours, overwrite=False) == "create"
     as_stored = {**ours, "composed_of": []}  # Elasticsearch adds the empty list
     assert plan(as_stored, ours, overwrite=False) == "unchanged"
-    older = desired_template(Settings(es_index="old-%Y"))
+    older = desired_template(SinkSettings(es_index="old-%Y"))
     assert plan(older, ours, overwrite=False) == "update"
     edited = {**older, "priority": 7}
     assert plan(edited, ours, overwrite=False) == "keep"
@@ -87,7 +87,7 @@ async def test_install_then_dotted_labels_no_longer_conflict(tmp_path: Path) -> 
         async with running(settings) as sink:
             await sink.send(app + named)
             assert await sink.drain(5)
-        assert _stored(es)["template"] == desired_template(settings)["template"]
+        assert _stored(es)["template"] == desired_template(settings.sink)["template"]
         assert es.count() == 2
     assert not (tmp_path / "dead-letter.ndjson").exists()
 

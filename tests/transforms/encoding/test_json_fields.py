@@ -9,7 +9,7 @@ import pytest
 
 from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Record, Records
-from shipper.settings import Settings
+from shipper.settings import RecordSettings
 from shipper.transforms.encoding.document import DocumentEncoder
 from shipper.transforms.encoding.json_fields import (
     MAX_JSON_CHARS,
@@ -200,7 +200,7 @@ def test_a_key_naming_one_of_our_fields_is_refused() -> None:
 
 
 def test_a_file_parses_from_the_moment_its_pod_asks() -> None:
-    f = File(Settings())
+    f = File(RecordSettings())
     first = cri('{"n": 1}')
     f.feed(first)
     f.consumer.apply(pod(parser="json"))

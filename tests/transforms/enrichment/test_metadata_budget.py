@@ -15,7 +15,7 @@ from shipper.file_pipeline import FilePipeline
 from shipper.observe.metrics import Metrics
 from shipper.pipeline import Pipeline
 from shipper.record import AckTracker, Documents
-from shipper.settings import Settings
+from shipper.settings import KubernetesSettings, RecordSettings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.consumer import FileInfo
 from shipper.transforms.enrichment.enrich import TRUNCATED_KEY, Enricher, capped
@@ -48,9 +48,13 @@ def test_labels_and_annotations_past_the_cap_are_trimmed_the_same_way_every_time
 class Holding(Pipeline):
     """A pipeline whose output holds documents until the test acknowledges them."""
 
-    def __init__(self, settings: Settings, budget: ByteBudget) -> None:
-        metrics = Metrics()
-        super().__init__(settings, cast(Sink, None), metrics, Enricher(settings, None), budget)
+    def __init__(
+        self, kube: KubernetesSettings, budget: ByteBudget, once_wait: float | None = None
+    ) -> None:
+        metrics, enricher = Metrics(), Enricher(kube, None)
+        super().__init__(
+            RecordSettings(), cast(Sink, None), metrics, enricher, budget, once_wait=once_wait
+        )
         self.held: list[Documents] = []
         self.delivered: list[dict[str, Any]] = []
 
@@ -73,9 +77,8 @@ class Holding(Pipeline):
 
 async def test_documents_are_made_only_as_the_budget_has_room_and_all_arrive_once() -> None:
     limit = 256 * 1024
-    settings = Settings(buffer_max_bytes=limit, kube_annotations=True)
     budget = ByteBudget(limit)
-    pipeline = Holding(settings, budget)
+    pipeline = Holding(KubernetesSettings(kube_annotations=True), budget)
     committed: list[int] = []
     tracker = AckTracker(0, committed.append, budget.release)
     consumer = cast(FilePipeline, pipeline.open(FileInfo(PATH, None, "k"), tracker))
@@ -108,8 +111,7 @@ async def test_flushed_waits_for_records_waiting_for_the_budget_only_while_it_fr
     for once in (False, True):
         limit = 256 * 1024
         budget = ByteBudget(limit)
-        settings = Settings(buffer_max_bytes=limit, once=once, once_retry_timeout=0.5)
-        pipeline = Holding(settings, budget)
+        pipeline = Holding(KubernetesSettings(), budget, once_wait=0.5 if once else None)
         tracker = AckTracker(0, lambda offset: None, budget.release)
         consumer = cast(FilePipeline, pipeline.open(FileInfo(PATH, None, "k"), tracker))
         consumer.apply(dataclasses.replace(pod(), labels=LABELS))

@@ -4,33 +4,33 @@ from __future__ import annotations
 
 import dataclasses
 
-from shipper.settings import Settings
+from shipper.settings import RecordSettings
 from shipper.transforms.enrichment.options import FileOptions, file_options
 from tests.transforms.multiline.test_joiner import pod
 
 
 def test_the_parser_annotation_decides_json_over_the_setting() -> None:
-    assert file_options(Settings(merge_json=False), pod(parser="json")).merge_json is True
-    assert file_options(Settings(merge_json=False), pod(parser="JSON")).merge_json is True
-    assert file_options(Settings(merge_json=True), pod(parser="text")).merge_json is False
-    assert file_options(Settings(merge_json=True), pod()).merge_json is True
-    assert file_options(Settings(merge_json=True), None).merge_json is True
-    assert file_options(Settings(), None).merge_json is False
+    assert file_options(RecordSettings(merge_json=False), pod(parser="json")).merge_json is True
+    assert file_options(RecordSettings(merge_json=False), pod(parser="JSON")).merge_json is True
+    assert file_options(RecordSettings(merge_json=True), pod(parser="text")).merge_json is False
+    assert file_options(RecordSettings(merge_json=True), pod()).merge_json is True
+    assert file_options(RecordSettings(merge_json=True), None).merge_json is True
+    assert file_options(RecordSettings(), None).merge_json is False
 
 
 def test_the_multiline_annotation_wins_over_the_setting() -> None:
-    assert file_options(Settings(multiline="java"), pod(multiline="go")).multiline == "go"
-    assert file_options(Settings(multiline="java"), pod(multiline=None)).multiline == "java"
-    assert file_options(Settings(), None).multiline is None
+    assert file_options(RecordSettings(multiline="java"), pod(multiline="go")).multiline == "go"
+    assert file_options(RecordSettings(multiline="java"), pod(multiline=None)).multiline == "java"
+    assert file_options(RecordSettings(), None).multiline is None
 
 
 def test_only_the_exclude_annotation_excludes() -> None:
     excluded = dataclasses.replace(pod(), excluded=True)
-    assert file_options(Settings(), excluded).excluded is True
-    assert file_options(Settings(), pod()).excluded is False
-    assert file_options(Settings(), None).excluded is False
+    assert file_options(RecordSettings(), excluded).excluded is True
+    assert file_options(RecordSettings(), pod()).excluded is False
+    assert file_options(RecordSettings(), None).excluded is False
 
 
 def test_a_file_of_an_unknown_pod_follows_the_settings() -> None:
-    settings = Settings(merge_json=True, multiline="python")
+    settings = RecordSettings(merge_json=True, multiline="python")
     assert file_options(settings, None) == FileOptions(False, True, "python")

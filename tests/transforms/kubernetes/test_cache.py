@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shipper.settings import Settings
+from shipper.settings import KubernetesSettings
 from shipper.transforms.kubernetes.cache import DELETED_POD_GRACE, PodCache
 from shipper.transforms.kubernetes.metadata import PodMetadata, pod_metadata
 from tests.fakes.kube_apiserver import make_pod
@@ -17,7 +17,7 @@ class FakeClock:
 
 
 def meta(name: str, namespace: str = "default") -> PodMetadata:
-    return pod_metadata(make_pod(name, namespace), Settings(), None)
+    return pod_metadata(make_pod(name, namespace), KubernetesSettings(), None)
 
 
 def test_deleted_pod_kept_for_grace_then_dropped() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shipper.net.urls import api_base
-from shipper.settings import Settings
+from shipper.settings import KubernetesSettings
 from shipper.transforms.kubernetes.client import KubeApiError, KubeClient, tls_verify
 from tests.fakes.kube_apiserver import FakeKubeApiServer
 
@@ -21,11 +21,11 @@ def test_api_base_accepts_fluentd_style_url() -> None:
 
 def test_tls_verify_uses_cluster_ca_when_present(tmp_path: Path) -> None:
     missing = str(tmp_path / "ca.crt")
-    assert tls_verify(Settings(kube_ca_file=missing)) is True
-    assert tls_verify(Settings(kube_ca_file=missing, kube_verify_tls=False)) is False
+    assert tls_verify(KubernetesSettings(kube_ca_file=missing)) is True
+    assert tls_verify(KubernetesSettings(kube_ca_file=missing, kube_verify_tls=False)) is False
     ca = tmp_path / "real-ca.crt"
     ca.write_text(system_ca_pem())
-    assert isinstance(tls_verify(Settings(kube_ca_file=str(ca))), ssl.SSLContext)
+    assert isinstance(tls_verify(KubernetesSettings(kube_ca_file=str(ca))), ssl.SSLContext)
 
 
 def system_ca_pem() -> str:
@@ -55,7 +55,9 @@ async def test_unchanged_token_401_raises_after_one_try(tmp_path: Path) -> None:
     client_token.write_text("wrong")
     with FakeKubeApiServer(token_file=server_token) as fake:
         client = KubeClient(
-            Settings(kube_url=fake.url + "/api", kube_token_file=str(client_token)), lambda: 0.0
+            KubernetesSettings(kube_url=fake.url + "/api", kube_token_file=str(client_token)),
+            lambda: 0.0,
+            request_timeout=30.0,
         )
         try:
             with pytest.raises(KubeApiError) as raised:
@@ -78,7 +80,9 @@ async def test_unchanged_token_401_raises_after_one_try(tmp_path: Path) -> None:
 async def test_missing_token_file_sends_no_header(tmp_path: Path) -> None:
     with FakeKubeApiServer() as fake:
         client = KubeClient(
-            Settings(kube_url=fake.url, kube_token_file=str(tmp_path / "none")), lambda: 0.0
+            KubernetesSettings(kube_url=fake.url, kube_token_file=str(tmp_path / "none")),
+            lambda: 0.0,
+            request_timeout=30.0,
         )
         try:
             assert (await client.get_json("/api/v1/namespaces"))["kind"] == "NamespaceList"

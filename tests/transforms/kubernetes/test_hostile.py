@@ -60,7 +60,7 @@ async def test_malformed_pods_in_the_list_are_skipped_and_counted(
     fake.put_raw("pods", {"kind": "Pod", "spec": {"nodeName": "node-a"}})  # no metadata
     fake.put_raw("pods", "a string")
     metrics = Metrics()
-    meta = KubernetesMetadata(settings_for(fake, token_file), metrics)
+    meta = KubernetesMetadata(settings_for(fake, token_file), metrics, request_timeout=30.0)
     with caplog.at_level(logging.WARNING):
         async with running(meta):
             assert has(meta, "good-1", labels={"app": "web"})
@@ -79,7 +79,7 @@ async def test_malformed_watch_events_are_skipped_and_counted_once_logged(
 ) -> None:
     fake.add_pod("web-1", labels={"v": "1"})
     metrics = Metrics()
-    meta = KubernetesMetadata(settings_for(fake, token_file), metrics)
+    meta = KubernetesMetadata(settings_for(fake, token_file), metrics, request_timeout=30.0)
     with caplog.at_level(logging.WARNING):
         async with running(meta):
             fake.update_pod("default", "web-1", lambda p: p["metadata"].update(annotations="x"))
@@ -111,7 +111,7 @@ async def test_malformed_namespaces_are_skipped(fake: FakeKubeApiServer, token_f
     fake.add_pod("web-1", "shop")
     metrics = Metrics()
     settings = settings_for(fake, token_file, kube_namespace_labels=True)
-    meta = KubernetesMetadata(settings, metrics)
+    meta = KubernetesMetadata(settings, metrics, request_timeout=30.0)
     async with running(meta):
         found = meta.get("shop", "web-1", None)
         assert found is not None and found.namespace_labels is not None
@@ -143,7 +143,9 @@ async def test_an_endless_answer_fails_the_attempt_and_recovers(
     fake.add_pod("web-1")
     fake.endless(kind)
     metrics = Metrics()
-    meta = KubernetesMetadata(settings_for(fake, token_file), metrics, backoff_cap=0.2)
+    meta = KubernetesMetadata(
+        settings_for(fake, token_file), metrics, backoff_cap=0.2, request_timeout=30.0
+    )
     with caplog.at_level(logging.WARNING):
         async with started(meta):
             await eventually(lambda: fake.endless_served >= 2, what="two endless answers")
@@ -161,7 +163,9 @@ async def test_a_list_that_trickles_fails_at_its_deadline(
     fake.add_pod("web-1")
     fake.endless("trickle-list")
     metrics = Metrics()
-    meta = KubernetesMetadata(settings_for(fake, token_file), metrics, backoff_cap=0.2)
+    meta = KubernetesMetadata(
+        settings_for(fake, token_file), metrics, backoff_cap=0.2, request_timeout=30.0
+    )
     async with started(meta):
         await eventually(lambda: errors(metrics) >= 2, what="two lists past their deadline")
         assert not meta.synced

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from shipper.settings import Settings
+from shipper.settings import KubernetesSettings
 from shipper.transforms.kubernetes.metadata import MalformedObject, pod_metadata
 from tests.fakes.kube_apiserver import make_pod
 
-SETTINGS = Settings()
+SETTINGS = KubernetesSettings()
 
 
 def test_dotted_labels_are_de_dotted() -> None:
@@ -23,19 +23,19 @@ def test_dotted_labels_are_de_dotted() -> None:
 
 def test_de_dot_off_keeps_dots_and_separator_is_configurable() -> None:
     pod = make_pod("web-1", labels={"app.kubernetes.io/name": "web"})
-    assert pod_metadata(pod, Settings(de_dot=False), None).labels == {
+    assert pod_metadata(pod, KubernetesSettings(de_dot=False), None).labels == {
         "app.kubernetes.io/name": "web"
     }
-    dashed = pod_metadata(pod, Settings(de_dot_separator="-"), None)
+    dashed = pod_metadata(pod, KubernetesSettings(de_dot_separator="-"), None)
     assert dashed.labels == {"app-kubernetes-io/name": "web"}
 
 
 def test_labels_off_and_annotations_only_when_asked() -> None:
     pod = make_pod("web-1", labels={"app": "web"}, annotations={"team.io/owner": "ops"})
-    plain = pod_metadata(pod, Settings(kube_labels=False), None)
+    plain = pod_metadata(pod, KubernetesSettings(kube_labels=False), None)
     assert plain.labels == {}
     assert plain.annotations is None
-    with_annotations = pod_metadata(pod, Settings(kube_annotations=True), None)
+    with_annotations = pod_metadata(pod, KubernetesSettings(kube_annotations=True), None)
     assert with_annotations.annotations == {"team_io/owner": "ops"}
 
 
@@ -93,7 +93,7 @@ def test_pending_pod_takes_image_from_spec() -> None:
 
 def test_kubernetes_fields_leave_out_empty_values() -> None:
     pod = make_pod("web-1", labels={"app": "web"}, pod_ip="10.1.2.3")
-    meta = pod_metadata(pod, Settings(kube_namespace_labels=True), {"team": "a"})
+    meta = pod_metadata(pod, KubernetesSettings(kube_namespace_labels=True), {"team": "a"})
     status = pod["status"]["containerStatuses"][0]
     cid = status["containerID"].removeprefix("containerd://")
     assert meta.kubernetes_fields("app", cid) == {

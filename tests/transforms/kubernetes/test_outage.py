@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from shipper.observe.metrics import Metrics
-from shipper.settings import Settings
+from shipper.settings import KubernetesSettings
 from shipper.transforms.kubernetes import KubernetesMetadata
 from tests.fakes.kube_apiserver import FakeKubeApiServer, eventually
 
@@ -23,13 +23,13 @@ async def test_api_server_down_for_ten_seconds(tmp_path: Path) -> None:
     metrics = Metrics()
     with FakeKubeApiServer(token_file=token_file, bookmark_interval=0.2) as fake:
         fake.add_pod("web-1", labels={"v": "1"})
-        settings = Settings(
+        settings = KubernetesSettings(
             kube_url=fake.url,
             kube_token_file=str(token_file),
             kube_ca_file=str(tmp_path / "none"),
             node_name="node-a",
         )
-        meta = KubernetesMetadata(settings, metrics, backoff_cap=1.0)
+        meta = KubernetesMetadata(settings, metrics, backoff_cap=1.0, request_timeout=30.0)
         stop = asyncio.Event()
         task = asyncio.create_task(meta.run(stop))
         try:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from shipper.observe.metrics import Metrics
-from shipper.settings import Settings
+from shipper.settings import KubernetesSettings
 from shipper.transforms.kubernetes import KubernetesMetadata, PodMetadata
 from shipper.transforms.kubernetes.cache import DELETED_POD_GRACE
 from tests.fakes.kube_apiserver import FakeKubeApiServer, eventually
@@ -39,7 +39,7 @@ def fake(token_file: Path) -> Iterator[FakeKubeApiServer]:
         yield server
 
 
-def settings_for(fake: FakeKubeApiServer, token_file: Path, **overrides: Any) -> Settings:
+def settings_for(fake: FakeKubeApiServer, token_file: Path, **overrides: Any) -> KubernetesSettings:
     values: dict[str, Any] = {
         "kube_url": fake.url,
         "kube_token_file": str(token_file),
@@ -47,7 +47,7 @@ def settings_for(fake: FakeKubeApiServer, token_file: Path, **overrides: Any) ->
         "node_name": "node-a",
         **overrides,
     }
-    return Settings(**values)
+    return KubernetesSettings(**values)
 
 
 @asynccontextmanager
@@ -83,7 +83,7 @@ async def test_lists_then_watches_this_nodes_pods(
     fake.add_pod("web-1", labels={"app.kubernetes.io/name": "web"})
     fake.add_pod("elsewhere", node="node-b")
     seen: list[PodMetadata] = []
-    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics())
+    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics(), request_timeout=30.0)
     meta.subscribe(seen.append)
     async with running(meta):
         web = meta.get("default", "web-1", None)
@@ -110,7 +110,7 @@ async def test_lists_then_watches_this_nodes_pods(
 async def test_status_change_does_not_notify(fake: FakeKubeApiServer, token_file: Path) -> None:
     fake.add_pod("web-1")
     seen: list[PodMetadata] = []
-    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics())
+    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics(), request_timeout=30.0)
     meta.subscribe(seen.append)
     async with running(meta):
         fake.update_pod("default", "web-1", lambda pod: pod["status"].update(phase="Succeeded"))
@@ -122,7 +122,7 @@ async def test_status_change_does_not_notify(fake: FakeKubeApiServer, token_file
 async def test_watch_end_resumes_from_bookmark_without_relist(
     fake: FakeKubeApiServer, token_file: Path
 ) -> None:
-    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics())
+    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics(), request_timeout=30.0)
     async with running(meta):
         fake.add_namespace("other")  # moves the resourceVersion without any pod event
         target = fake.resource_version
@@ -145,7 +145,7 @@ async def test_410_on_rewatch_relists_and_sees_missed_update(
     fake.add_pod("web-1", labels={"v": "1"})
     fake.add_pod("gone-1")
     metrics = Metrics()
-    meta = KubernetesMetadata(settings_for(fake, token_file), metrics)
+    meta = KubernetesMetadata(settings_for(fake, token_file), metrics, request_timeout=30.0)
     async with running(meta):
         fake.hold_watches(True)
         fake.update_pod("default", "web-1", labels={"v": "2"})
@@ -163,7 +163,7 @@ async def test_error_410_mid_watch_relists_and_loses_no_update(
     fake: FakeKubeApiServer, token_file: Path
 ) -> None:
     fake.add_pod("web-1", labels={"v": "1"})
-    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics())
+    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics(), request_timeout=30.0)
     async with running(meta):
         fake.hold_watches(True)  # these events never reach the agent's watch
         fake.update_pod("default", "web-1", labels={"v": "2"})
@@ -182,7 +182,9 @@ async def test_rotated_token_picked_up_after_401_and_after_a_minute(
     fake: FakeKubeApiServer, token_file: Path
 ) -> None:
     clock = FakeClock()
-    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics(), clock)
+    meta = KubernetesMetadata(
+        settings_for(fake, token_file), Metrics(), clock, request_timeout=30.0
+    )
     async with running(meta):
         token_file.write_text("token-2\n")  # the server accepts only the new one from now on
         fake.close_watches()
@@ -205,7 +207,7 @@ async def test_rotated_token_picked_up_after_401_and_after_a_minute(
 
 
 async def test_lookup_waits_for_the_watch(fake: FakeKubeApiServer, token_file: Path) -> None:
-    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics())
+    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics(), request_timeout=30.0)
     async with running(meta):
         assert meta.get("default", "late", None) is None
         pending = asyncio.create_task(meta.lookup("default", "late", None, timeout=3.0))
@@ -217,7 +219,7 @@ async def test_lookup_waits_for_the_watch(fake: FakeKubeApiServer, token_file: P
 
 
 async def test_lookup_gets_a_missed_pod_once(fake: FakeKubeApiServer, token_file: Path) -> None:
-    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics())
+    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics(), request_timeout=30.0)
     async with running(meta):
         fake.hold_watches(True)
         pod = fake.add_pod("hidden")
@@ -237,7 +239,7 @@ async def test_lookup_gets_a_missed_pod_once(fake: FakeKubeApiServer, token_file
 
 
 async def test_direct_gets_are_rate_limited(fake: FakeKubeApiServer, token_file: Path) -> None:
-    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics())
+    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics(), request_timeout=30.0)
     async with running(meta):
         names = [f"ghost-{i}" for i in range(20)]
         found = await asyncio.gather(*(meta.lookup("default", n, None, 0.6) for n in names))
@@ -249,7 +251,9 @@ async def test_direct_gets_are_rate_limited(fake: FakeKubeApiServer, token_file:
 async def test_deleted_pod_kept_for_grace_period(fake: FakeKubeApiServer, token_file: Path) -> None:
     clock = FakeClock()
     fake.add_pod("done-1")
-    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics(), clock)
+    meta = KubernetesMetadata(
+        settings_for(fake, token_file), Metrics(), clock, request_timeout=30.0
+    )
     async with running(meta):
         fake.delete_pod("default", "done-1")
         fake.add_pod("sentinel")  # events arrive in order: the delete was applied before it
@@ -267,7 +271,9 @@ async def test_namespace_labels_follow_the_namespace(
     fake.add_namespace("shop", {"team.io/name": "checkout"})
     fake.add_pod("cart-1", "shop")
     seen: list[PodMetadata] = []
-    meta = KubernetesMetadata(settings_for(fake, token_file, kube_namespace_labels=True), Metrics())
+    meta = KubernetesMetadata(
+        settings_for(fake, token_file, kube_namespace_labels=True), Metrics(), request_timeout=30.0
+    )
     meta.subscribe(seen.append)
     async with running(meta):
         cart = meta.get("shop", "cart-1", None)
@@ -286,7 +292,9 @@ async def test_without_node_name_watches_all_pods_and_warns(
     fake: FakeKubeApiServer, token_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.add_pod("web-1", node="node-b")
-    meta = KubernetesMetadata(settings_for(fake, token_file, node_name=None), Metrics())
+    meta = KubernetesMetadata(
+        settings_for(fake, token_file, node_name=None), Metrics(), request_timeout=30.0
+    )
     with caplog.at_level(logging.WARNING):
         async with running(meta):
             assert meta.get("default", "web-1", None) is not None
@@ -299,7 +307,7 @@ async def test_fifty_pods_cost_few_requests(
 ) -> None:
     for i in range(25):
         fake.add_pod(f"before-{i}")
-    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics())
+    meta = KubernetesMetadata(settings_for(fake, token_file), Metrics(), request_timeout=30.0)
     async with running(meta):
         for i in range(25):
             fake.add_pod(f"after-{i}", init_containers=(("init", "busybox:1.36"),))

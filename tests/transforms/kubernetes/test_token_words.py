@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shipper.settings import Settings
+from shipper.settings import KubernetesSettings
 from shipper.transforms.kubernetes.client import KubeApiError, KubeClient
 from tests.fakes.kube_apiserver import FakeKubeApiServer
 
@@ -21,7 +21,9 @@ async def test_a_token_rotated_into_several_words_is_dropped_unshown(
     client_token.write_text("first-S3cret\n")
     with FakeKubeApiServer(token_file=server_token) as fake:
         client = KubeClient(
-            Settings(kube_url=fake.url, kube_token_file=str(client_token)), lambda: 0.0
+            KubernetesSettings(kube_url=fake.url, kube_token_file=str(client_token)),
+            lambda: 0.0,
+            request_timeout=30.0,
         )
         try:
             assert (await client.get_json("/api/v1/pods"))["kind"] == "PodList"

@@ -15,7 +15,7 @@ from shipper.file_pipeline import FilePipeline
 from shipper.observe.metrics import Metrics
 from shipper.pipeline import Pipeline
 from shipper.record import AckTracker, Documents, Record
-from shipper.settings import Settings
+from shipper.settings import KubernetesSettings, RecordSettings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.consumer import FileInfo
 from shipper.transforms.enrichment.enrich import Enricher
@@ -137,8 +137,8 @@ def cri_file(lines: list[str], stream: str = "stdout") -> bytes:
 class Collector(Pipeline):
     """A pipeline whose output acknowledges every document at once, and keeps them."""
 
-    def __init__(self, settings: Settings, enricher: Enricher | None = None) -> None:
-        enricher = enricher or Enricher(settings, None)
+    def __init__(self, settings: RecordSettings, enricher: Enricher | None = None) -> None:
+        enricher = enricher or Enricher(KubernetesSettings(), None)
         super().__init__(settings, cast(Sink, None), Metrics(), enricher, ByteBudget(1 << 30))
         self.blocks: list[Documents] = []
 
@@ -151,7 +151,7 @@ class File:
     """One followed file through a real FilePipeline; `committed` as positions would save it."""
 
     def __init__(
-        self, settings: Settings, committed: int = 0, enricher: Enricher | None = None
+        self, settings: RecordSettings, committed: int = 0, enricher: Enricher | None = None
     ) -> None:
         self.pipeline = Collector(settings, enricher)
         self.committed = committed
@@ -184,7 +184,7 @@ def offset(id: str) -> int:
 
 
 def run(data: bytes, kind: str | None, cuts: list[int] | None = None, **extra: Any) -> File:
-    f = File(Settings(multiline=cast(Any, kind), **extra))
+    f = File(RecordSettings(multiline=cast(Any, kind), **extra))
     f.feed(data, cuts=cuts)
     f.consumer.finish()
     return f
@@ -309,7 +309,7 @@ def test_a_trace_reaching_max_record_bytes_is_cut_there_and_the_rest_discarded()
 
 
 def test_reading_resumes_at_an_open_trace_first_line_until_it_is_emitted() -> None:
-    f = File(Settings(multiline="python"))
+    f = File(RecordSettings(multiline="python"))
     head = cri_file(["starting", "ready"])
     trace = cri_file(PYTHON_CHAINED[:3])
     f.feed(head + trace)
@@ -323,7 +323,7 @@ def test_reading_resumes_at_an_open_trace_first_line_until_it_is_emitted() -> No
 
 def test_a_trace_opened_among_partials_resumes_where_the_decoder_may() -> None:
     # An open partial group on stderr: the header's own offset is no safe restart point.
-    f = File(Settings(multiline="java"))
+    f = File(RecordSettings(multiline="java"))
     f.feed(cri("ok"))
     data = cri("ok") + cri("part one ", "stderr", "P") + cri(SUPPRESSED[0]) + cri(SUPPRESSED[1])
     f.feed(data[len(cri("ok")) :], len(cri("ok")))
@@ -333,7 +333,7 @@ def test_a_trace_opened_among_partials_resumes_where_the_decoder_may() -> None:
 
 
 def test_changing_the_rules_emits_the_open_trace_first() -> None:
-    f = File(Settings(multiline="java"))
+    f = File(RecordSettings(multiline="java"))
     f.feed(cri_file(SUPPRESSED[:3]))
     f.consumer.apply(pod(multiline="python"))
     assert f.logs() == ["\n".join(SUPPRESSED[:3])]
@@ -353,7 +353,7 @@ async def test_reads_wait_for_the_pod_rules_before_being_joined_or_ticketed() ->
             await metadata.wait()
             return pod(multiline="java")
 
-    f = File(Settings(), enricher=SlowApi(Settings(), None))
+    f = File(RecordSettings(), enricher=SlowApi(KubernetesSettings(), None))
     data = cri_file([*SUPPRESSED[:3], "done"])
     f.feed(data)
     assert (f.logs(), f.committed) == ([], 0)
@@ -385,7 +385,7 @@ def pod(multiline: str | None = None, parser: str | None = None) -> PodMetadata:
 def test_a_restart_inside_an_earlier_trace_of_the_other_stream_is_avoided() -> None:
     # stdout's trace goes on after stderr's opens: restarting at stderr's header would
     # bring stdout's later frames back as records of their own.
-    f = File(Settings(multiline="java"))
+    f = File(RecordSettings(multiline="java"))
     data = cri(SUPPRESSED[0]) + cri(SUPPRESSED[0], "stderr") + cri(SUPPRESSED[1]) + cri("done")
     f.feed(data)
     assert f.logs() == ["\n".join(SUPPRESSED[:2]), "done"]
@@ -393,7 +393,7 @@ def test_a_restart_inside_an_earlier_trace_of_the_other_stream_is_avoided() -> N
 
 
 def test_a_restart_never_splits_a_partial_group_closed_inside_an_open_trace() -> None:
-    f = File(Settings(multiline="java"))
+    f = File(RecordSettings(multiline="java"))
     data = cri("part one ", "stderr", "P") + cri(SUPPRESSED[0]) + cri("part two", "stderr")
     f.feed(data)
     assert f.logs() == ["part one part two"]
@@ -453,14 +453,14 @@ def test_restarting_at_the_committed_offset_rebuilds_exactly_what_was_not_emitte
     expected = contents(run(data, kind, max_record_bytes=200))
     # Crash after any read: everything emitted so far was delivered and acknowledged.
     cuts = sorted(set(draw.draw(st.lists(st.integers(1, max(len(data) - 1, 1)), max_size=10))))
-    first = File(Settings(**options))
+    first = File(RecordSettings(**options))
     at = 0
     for cut in [*cuts, len(data)]:
         first.feed(data[at:cut], at)
         at = cut
         resume = first.committed
         assert resume <= at
-        second = File(Settings(**options), committed=resume)
+        second = File(RecordSettings(**options), committed=resume)
         second.feed(data[resume:], resume)
         second.consumer.finish()
         merged = contents(first)
