@@ -133,16 +133,7 @@ class Agent:
         sink = build_sink(settings, metrics, supervisor)
         budget = ByteBudget(settings.sink.buffer_max_bytes, on_full=sink.flush_soon)
         kube = self._kubernetes()
-        enricher = Enricher(settings.kube, kube)
-        pipeline = Pipeline(
-            settings.records,
-            sink,
-            metrics,
-            enricher,
-            budget,
-            schema=settings.sink.schema,
-            once_wait=settings.sink.once_retry_timeout if settings.sink.once else None,
-        )
+        pipeline = self._pipeline(sink, Enricher(settings.kube, kube), budget)
         source = TailSource(settings.tail, pipeline, budget, metrics, once=settings.sink.once)
         # Gauges read at scrape time from what the components already know.
         metrics.buffer_bytes.set_function(lambda: budget.used)
@@ -182,6 +173,15 @@ class Agent:
             print(summary_line(metrics, files, seconds, had_positions, failure), file=sys.stderr)
             return 0 if delivered else 3
         return 0
+
+    def _pipeline(self, sink: Sink, enricher: Enricher, budget: ByteBudget) -> Pipeline:
+        """The pipeline, told the sink's document shape and how long --once waits for it."""
+        out = self.settings.sink
+        once_wait = out.once_retry_timeout if out.once else None
+        records = self.settings.records
+        return Pipeline(
+            records, sink, self.metrics, enricher, budget, schema=out.schema, once_wait=once_wait
+        )
 
     def _kubernetes(self) -> KubernetesMetadata | None:
         """The metadata provider when SHIPPER_KUBERNETES is on; it shares the sink's timeout."""

@@ -50,11 +50,10 @@ class TailSource:
         budget: ByteBudget,
         metrics: Metrics,
         clock: Callable[[], float] = time.monotonic,
-        *,
-        once: bool = False,
+        once: bool = False,  # every matched file read to its end, then stop
     ) -> None:
         self._settings = settings
-        self._once = once  # every matched file read to its end, then stop
+        self._once = once
         self._consumer = consumer
         self._budget = budget
         self._metrics = metrics
