@@ -86,11 +86,11 @@ class Scanner:
         roots.update(os.path.dirname(path) for path in files)
         # Never a recursive watch on "/": a glob like "/*/x.log" is left to the rescans.
         existing = sorted(root for root in roots if root != "/" and os.path.isdir(root))
-        kept: list[str] = []
+        kept: set[str] = set()
         for root in existing:  # sorted: a parent comes before its subdirectories
-            if not any(root == k or root.startswith(k + "/") for k in kept):
-                kept.append(root)
-        return tuple(kept)
+            if not any(parent in kept for parent in _ancestors(root)):
+                kept.add(root)
+        return tuple(sorted(kept))
 
 
 def _fixed_prefix(pattern: str) -> str:
@@ -101,3 +101,12 @@ def _fixed_prefix(pattern: str) -> str:
             break
         fixed.append(part)
     return "/".join(fixed) or "/"
+
+
+def _ancestors(path: str) -> list[str]:
+    """`path` and each directory above it, up to (not including) `/`."""
+    out = []
+    while path not in ("/", ""):
+        out.append(path)
+        path = os.path.dirname(path)
+    return out
