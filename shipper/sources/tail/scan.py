@@ -45,17 +45,22 @@ class Scanner:
         # Pod names and namespaces never contain "_", so these prefixes are unambiguous.
         self._own_link = f"{pod}_{namespace}_" if pod and namespace else None
         self._own_dir = f"{namespace}_{pod}_" if pod and namespace else None
+        # Real paths by (matched path, device, inode), from the last scan: resolving a
+        # link costs an lstat per path component, and a node has a thousand links.
+        self._real: dict[tuple[str, int, int], str] = {}
 
     def scan(self) -> dict[Identity, Match]:
         """Every matched, not excluded file by identity; a link wins over its target."""
         found: dict[Identity, Match] = {}
+        resolved: dict[tuple[str, int, int], str] = {}
         for pattern in self._globs:
             for matched in sorted(glob.glob(pattern)):
                 if never_read(matched):
                     continue
                 try:
                     st = os.stat(matched)
-                    real = os.path.realpath(matched)
+                    key = (matched, st.st_dev, st.st_ino)
+                    real = resolved[key] = self._real.get(key) or os.path.realpath(matched)
                     link = matched if os.path.islink(matched) else None
                 except OSError:  # a dangling link, or gone since the glob listed it
                     continue
@@ -65,6 +70,7 @@ class Scanner:
                 current = found.get(ident)
                 if current is None or (current.link is None and link is not None):
                     found[ident] = Match(real, link)
+        self._real = resolved
         return found
 
     def excluded(self, path: str, link: str | None = None) -> bool:
