@@ -52,8 +52,7 @@ class TailSource:
         clock: Callable[[], float] = time.monotonic,
         once: bool = False,  # every matched file read to its end, then stop
     ) -> None:
-        self._settings = settings
-        self._once = once
+        self._settings, self._once = settings, once
         self._consumer = consumer
         self._budget = budget
         self._metrics = metrics
@@ -64,8 +63,7 @@ class TailSource:
         self._watcher = Watcher(self._on_file_event)
         self._files: dict[Identity, FollowedFile] = {}
         self._wake = asyncio.Event()
-        self._rescan = True
-        self._next_scan = 0.0
+        self._rescan, self._next_scan = True, 0.0
         self._polls = PollSchedule()
         self._last_save = 0.0
         self._started = False
@@ -95,8 +93,8 @@ class TailSource:
         return sum(f.unread for f in list(self._files.values()))  # a copy: read at scrape time
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Follow files until `stop` is set (with `once`: until every matched file
-        is read to its end); then close every file and save positions.
+        """Follow files until `stop` is set (`once`: until each matched file is read to its
+        end); then close every file and save positions.
 
         When --once has read everything, every consumer is finished (an unterminated last
         line is flushed as it is). On a stop they are not: a line still being written must
