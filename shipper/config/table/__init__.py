@@ -1,7 +1,8 @@
-"""The configuration table: every setting once, in the order of `Settings`' fields.
+"""The configuration table: every setting once, in check-config's and the README's order.
 
 Loading, `check-config` and the README's configuration table all read it; adding a
-variable is one `Variable` in its component's module (plus its `Settings` field).
+variable is one `Variable` in its component's module (plus its field in that component's
+part of `Settings`).
 """
 
 from shipper.config.table.delivery import DELIVERY

@@ -11,7 +11,7 @@ from shipper.config.reader import Reader
 
 @dataclass(frozen=True, slots=True)
 class Variable:
-    """A `Settings` field and how the environment sets it.
+    """A settings field (of whichever part declares it) and how the environment sets it.
 
     `name` is what check-config shows (a variable, or a flag for flag-only settings);
     `compat` are the fluentd-elasticsearch image's names, read when `name` is unset;
