@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from shipper.sources.atomic import write_atomically
 from shipper.sources.tail.identity import Fingerprint, fingerprint_matches
 
 log = logging.getLogger("shipper.tail")
@@ -209,17 +210,5 @@ class Positions:
             e for e in self._displaced if e.offset < e.size and now - e.seen < PRUNE_AFTER
         ]
         doc = {"version": FORMAT_VERSION, "files": [e.to_json() for e in self]}
-        data = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
-        directory = os.path.dirname(self.path) or "."
-        tmp = f"{self.path}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomically(self.path, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
         self.dirty = False
