@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 import gc
 import logging
 import os
@@ -32,6 +33,9 @@ from shipper.observe.server import ObserveServer
 from shipper.pipeline import Pipeline
 from shipper.settings import Settings
 from shipper.sinks.base import Sink
+from shipper.sources.journal.index import journal_indices
+from shipper.sources.journal.source import JournalSource
+from shipper.sources.node_files import NodeFiles, node_settings
 from shipper.sources.tail.source import TailSource
 from shipper.supervisor import Supervisor
 from shipper.transforms.enrich import Enricher
@@ -49,7 +53,8 @@ def build_sink(settings: Settings, metrics: Metrics, supervisor: Supervisor) -> 
     if settings.output.kind == "elasticsearch":
         from shipper.sinks.elasticsearch import ElasticsearchSink
 
-        return ElasticsearchSink(settings, metrics, supervisor=supervisor)
+        indices_of = journal_indices(settings)
+        return ElasticsearchSink(settings, metrics, supervisor=supervisor, indices_of=indices_of)
     if settings.output.kind == "file":
         from shipper.sinks.file import file_sink
 
@@ -128,9 +133,19 @@ class Agent:
         kube = KubernetesMetadata(settings, metrics) if settings.kubernetes_enabled else None
         pipeline = Pipeline(settings, sink, metrics, Enricher(settings, kube), budget)
         source = TailSource(settings, pipeline, budget, metrics)
+        # Node logs: the journal and the node's own files (`run` only, not --once).
+        journal = JournalSource(settings, pipeline, budget, metrics)
+        node_files = NodeFiles(settings, pipeline, metrics)
+        node = TailSource(node_settings(settings), node_files, budget, metrics)
+        node_sources: list[tuple[str, JournalSource | TailSource]] = []
+        if not settings.once and settings.journal_units:
+            node_sources.append(("journal", journal))
+        if not settings.once and settings.node_log_paths:
+            node_sources.append(("node-files", node))
         # Gauges read at scrape time from what the components already know.
         metrics.buffer_bytes.set_function(lambda: budget.used)
-        metrics.lag_bytes.set_function(lambda: source.lag_bytes)
+        metrics.lag_bytes.set_function(lambda: source.lag_bytes + node.lag_bytes)
+        metrics.files_watched.set_function(lambda: source.files_watched + node.files_watched)
         server = ObserveServer(
             settings.metrics_addr, metrics, lambda: self._not_ready(source, sink)
         )
@@ -148,6 +163,8 @@ class Agent:
         ]
         if kube is not None:
             tasks.append(supervisor.spawn("kubernetes", lambda: kube.run(self.stop)))
+        for name, each in node_sources:
+            tasks.append(supervisor.spawn(name, functools.partial(each.run, self.stop)))
         started, had_positions = time.monotonic(), os.path.exists(settings.positions_path)
         if settings.once and sys.stderr.isatty():
             progress = Progress(metrics, lambda: source.files_followed, lambda: source.lag_bytes)
@@ -156,6 +173,8 @@ class Agent:
             await supervisor.run("tail", lambda: source.run(self.stop), until=self.stop)
             delivered = await self._drain(pipeline, sink)
             source.save_positions()
+            for _, each in node_sources:
+                each.save_positions()
         finally:
             for task in tasks:
                 task.cancel()

@@ -70,7 +70,6 @@ _IGNORED: dict[str, str] = {
     "FLUENT_KUBERNETES_METADATA_SKIP_MASTER_URL": "master_url is never added",
     "FLUENT_KUBERNETES_METADATA_SKIP_NAMESPACE_METADATA": "see SHIPPER_KUBE_NAMESPACE_LABELS",
     "FLUENT_KUBERNETES_WATCH": "this node's pods are always watched",
-    "FLUENTD_SYSTEMD_CONF": "journald is not read",
     "FLUENTD_PROMETHEUS_CONF": "metrics are always served at SHIPPER_METRICS_ADDR",
     "FLUENTD_PROMETHEUS_PATH": "metrics are served at /metrics",
     "FLUENTD_CONF": "there is no fluentd configuration file",
@@ -408,7 +407,49 @@ def _build(r: _Reader, flags: RunFlags, terminal: bool = False) -> Settings:
             default=d.log_level,
         ),
         log_format=_log_format(r, terminal),
+        # --- node logs (shipper.sources.journal, shipper.sources.node)
+        journal_units=_journal_units(r),
+        journal_paths=r.get("SHIPPER_JOURNAL_PATHS", parse=_directories, default=d.journal_paths),
+        journal_index=r.get("SHIPPER_JOURNAL_INDEX", parse=_index_pattern, default=d.journal_index),
+        node_log_paths=r.check(
+            "SHIPPER_NODE_LOG_PATHS",
+            r.raw("SHIPPER_NODE_LOG_PATHS", ",".join(d.node_log_paths)),
+            lambda text: _globs(text) if text.strip() else (),
+            d.node_log_paths,
+        ),
     )
+
+
+_UNIT_TYPES = (".service", ".socket", ".scope", ".slice", ".mount", ".timer", ".target")
+
+
+def _journal_units(r: _Reader) -> tuple[str, ...]:
+    """SHIPPER_JOURNAL_UNITS (empty: the journal is not read), else off when the image's
+    FLUENTD_SYSTEMD_CONF=disable, else the kubelet and the container runtimes."""
+    unset = "\0"
+    text = r.raw("SHIPPER_JOURNAL_UNITS", unset)
+    if text == unset:
+        if r.get("FLUENTD_SYSTEMD_CONF", parse=str, default="systemd").strip() == "disable":
+            r.derived("SHIPPER_JOURNAL_UNITS", "FLUENTD_SYSTEMD_CONF=disable")
+            return ()
+        return _DEFAULTS.journal_units
+    return r.check("SHIPPER_JOURNAL_UNITS", text, _units, _DEFAULTS.journal_units)
+
+
+def _units(text: str) -> tuple[str, ...]:
+    units = tuple(part.strip() for part in text.split(",") if part.strip())
+    for unit in units:
+        if not unit.endswith(_UNIT_TYPES) or any(c.isspace() or c == "=" for c in unit):
+            raise ValueError(f"{unit!r} is not a systemd unit name (example: kubelet.service)")
+    return units
+
+
+def _directories(text: str) -> tuple[str, ...]:
+    paths = tuple(part.strip() for part in text.split(",") if part.strip())
+    relative = [path for path in paths if not path.startswith("/")]
+    if not paths or relative:
+        raise ValueError("not a list of absolute directories (example: /var/log/journal)")
+    return paths
 
 
 # --- settings built from several variables

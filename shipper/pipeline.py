@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Hashable
 from typing import Any
 
 from shipper.budget import ByteBudget
@@ -251,8 +251,8 @@ class Pipeline:
         self._caught_up = True
         self._ready.set()
 
-    def submit(self, file: FilePipeline, documents: Documents) -> None:
-        """Queue a file's block for the sink, after that file's earlier blocks."""
+    def submit(self, file: Hashable, documents: Documents) -> None:
+        """Queue a file's (or a journal's) block for the sink, after its earlier blocks."""
         self._outbox.put(file, documents)
         self._idle.clear()
         self._ready.set()

@@ -14,6 +14,27 @@ ReadFrom = Literal["head", "tail"]
 OnOff = Literal["auto", "on", "off"]
 OpType = Literal["create", "index"]
 
+# The journal units and node files the fluentd-elasticsearch image reads (its systemd.conf
+# and kubernetes.conf), with the container runtimes it predates.
+JOURNAL_UNITS = ("kubelet.service", "containerd.service", "docker.service", "crio.service")
+NODE_LOG_PATHS = tuple(
+    f"/var/log/{name}"
+    for name in (
+        "salt/minion",
+        "startupscript.log",
+        "docker.log",
+        "etcd.log",
+        "kubelet.log",
+        "kube-proxy.log",
+        "kube-apiserver.log",
+        "kube-controller-manager.log",
+        "kube-scheduler.log",
+        "rescheduler.log",
+        "glbc.log",
+        "cluster-autoscaler.log",
+    )
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Output:
@@ -88,6 +109,11 @@ class Settings:
     metrics_addr: str = "0.0.0.0:24231"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
+    # --- node logs: the journal and the node's own files (empty tuples turn them off)
+    journal_units: tuple[str, ...] = JOURNAL_UNITS
+    journal_paths: tuple[str, ...] = ("/var/log/journal", "/run/log/journal")
+    journal_index: str | None = None  # None: SHIPPER_ES_INDEX
+    node_log_paths: tuple[str, ...] = NODE_LOG_PATHS
 
     @property
     def positions_path(self) -> str:

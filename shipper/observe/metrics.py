@@ -108,6 +108,25 @@ class Metrics:
         self.output_up = Gauge(
             "shipper_output_up", "1 when the last request to the output succeeded.", registry=r
         )
+        # --- node logs: the journal and node files, by source ("journal", "node_files")
+        self.source_records_read = Counter(
+            "shipper_source_records_read",
+            "Records read from the node's journal and files, by source.",
+            ["source"],
+            registry=r,
+        )
+        self.source_records_acked = Counter(
+            "shipper_source_records_acknowledged",
+            "Records of the journal and node files delivered or dead-lettered, by source.",
+            ["source"],
+            registry=r,
+        )
+        self.journal_restarts = Counter(
+            "shipper_journal_restarts",
+            "Times journalctl exited and was started again, by journal directory.",
+            ["directory"],
+            registry=r,
+        )
         self.build_info = Info("shipper_build", "The agent's version.", registry=r)
         self.build_info.info({"version": __version__})
 

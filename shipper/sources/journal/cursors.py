@@ -1,0 +1,67 @@
+"""The journal's saved positions: one cursor per journal directory, in
+`$SHIPPER_STATE_DIR/journal-cursors.json`, written atomically like the files' positions.
+
+A cursor here is always that of an entry Elasticsearch acknowledged together with every
+entry journalctl gave before it, so a restart (`--after-cursor`) resumes exactly after what
+was delivered, whatever killed the agent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import orjson
+
+from shipper.sources.atomic import write_atomically
+
+log = logging.getLogger("shipper.journal")
+
+FORMAT_VERSION = 1
+FILE_NAME = "journal-cursors.json"
+
+
+class Cursors:
+    """Cursors by journal directory; `dirty` says a save is due."""
+
+    def __init__(self, state_dir: str) -> None:
+        self.path = os.path.join(state_dir, FILE_NAME)
+        self.dirty = False
+        self._cursors: dict[str, str] = {}
+
+    def get(self, directory: str) -> str | None:
+        return self._cursors.get(directory)
+
+    def commit(self, directory: str, cursor: str) -> None:
+        """Everything up to and including `cursor` in `directory` was acknowledged."""
+        self._cursors[directory] = cursor
+        self.dirty = True
+
+    def load(self) -> None:
+        """Read the saved cursors; a corrupt file is moved aside (reading starts at the
+        journal's head: ids derived from cursors make the replay store nothing twice)."""
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        try:
+            with open(self.path, "rb") as fh:
+                raw = fh.read()
+        except FileNotFoundError:
+            return
+        try:
+            doc = orjson.loads(raw)
+            cursors = doc["cursors"]
+            if not isinstance(cursors, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in cursors.items()
+            ):
+                raise ValueError("cursors is not an object of strings")
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            aside = f"{self.path}.corrupt-{int(time.time())}"
+            os.replace(self.path, aside)
+            log.warning("journal cursors %s are corrupt (%s); moved to %s", self.path, exc, aside)
+            return
+        self._cursors = dict(cursors)
+
+    def save(self) -> None:
+        doc = {"version": FORMAT_VERSION, "cursors": self._cursors}
+        write_atomically(self.path, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+        self.dirty = False

@@ -1,0 +1,29 @@
+"""SHIPPER_JOURNAL_INDEX: journal documents may go to an index of their own.
+
+The Elasticsearch sink names each block's indices with one function; when the journal
+has its own pattern, this one routes the journal's blocks (known by their shared fields,
+`JOURNAL_FIELDS`) to it and every other block to SHIPPER_ES_INDEX.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shipper.record import Documents
+from shipper.settings import Settings
+from shipper.sinks.index_name import compile_index_pattern
+from shipper.sources.journal.source import JOURNAL_FIELDS
+
+
+def journal_indices(settings: Settings) -> Callable[[Documents], list[str]] | None:
+    """The sink's `indices_of` when SHIPPER_JOURNAL_INDEX differs from SHIPPER_ES_INDEX,
+    else None (the sink's own)."""
+    if not settings.journal_index or settings.journal_index == settings.es_index:
+        return None
+    default = compile_index_pattern(settings.es_index).render_all
+    journal = compile_index_pattern(settings.journal_index).render_all
+
+    def indices_of(block: Documents) -> list[str]:
+        return journal(block) if block.fields is JOURNAL_FIELDS else default(block)
+
+    return indices_of
