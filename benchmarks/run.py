@@ -1,7 +1,8 @@
 """The benchmark: the real agent, as deployed, into a loopback bulk endpoint.
 
     python -m benchmarks.run [--records 1000000] [--containers 20] [--seed 1]
-        [--scenario all|endpoint|once|latency|fairness|slow-fairness] [--json OUT] [--keep]
+        [--scenario all|endpoint|once|latency|fairness|slow-fairness|journal] [--json OUT]
+        [--keep]
 
 Scenarios (`all` runs them in this order):
   endpoint  the bulk endpoint alone, fed pre-built bodies from another process:
@@ -15,6 +16,9 @@ Scenarios (`all` runs them in this order):
             container's ~300 MB backlog floods the agent: the quiet lines' delay
   slow-fairness  the same into an endpoint that indexes 30 us a document (about
             33,000 documents/s): the sink is the bottleneck and the buffer is full
+  journal   (not in `all`) node logs: --journal-entries kubelet journal entries read by a
+            running agent (entries/s, CPU-s per million), then beside container logs and a
+            klog node file (peak RSS); needs systemd-journal-remote
 Prints Markdown (the issue's table); `--json` writes the same figures.
 Exit 1 when a delivery check failed.
 """
@@ -40,10 +44,12 @@ from benchmarks import profile
 from benchmarks.agent import REPO, AgentProcess, Usage
 from benchmarks.endpoint import EndpointProcess
 from benchmarks.generate import Summary
+from benchmarks.journal import run_journal
 from benchmarks.report import machine, markdown, percentiles
 from benchmarks.writers import PacedWriter, make_container
 
 SCENARIOS = ("endpoint", "once", "latency", "fairness", "slow-fairness")
+EXTRA_SCENARIOS = ("journal",)  # only when asked for
 LATENCY_CONTAINERS = 4
 QUIET_RATE = 10.0  # lines a second: one every 100 ms
 FLOOD_READ_SHARE = 0.97  # the last 9 MB of the flood: a margin for the 0.1 s polling
@@ -278,7 +284,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--containers", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--scenario", choices=(*SCENARIOS, "all"), default="all")
+    parser.add_argument("--scenario", choices=(*SCENARIOS, *EXTRA_SCENARIOS, "all"), default="all")
+    parser.add_argument("--journal-entries", type=int, default=300_000)
     parser.add_argument("--rate", type=float, default=10_000, help="latency: records/s")
     parser.add_argument(
         "--seconds", type=float, default=20, help="latency and fairness: how long to write"
@@ -347,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
             report["slow-fairness"] = run_fairness(
                 args.cache_dir, work, args.seed, args.seconds, settings, SLOW_US_PER_DOC
             )
+        if "journal" in scenarios:
+            _say(f"journal: {args.journal_entries:,} entries, then beside the other sources")
+            report["journal"] = run_journal(work, args.journal_entries, settings)
     finally:
         if args.keep:
             _say(f"state and agent logs kept in {work}")
@@ -365,6 +375,8 @@ def _delivered(report: dict[str, Any]) -> bool:
         checks.append(report["once"]["exactly_once"])
     if "latency" in report:
         checks.append(report["latency"]["delivered"] == report["latency"]["written"])
+    if "journal" in report:
+        checks += [report["journal"]["exactly_once"], report["journal"]["both_exactly_once"]]
     for name in ("fairness", "slow-fairness"):
         if name in report:
             fairness = report[name]
