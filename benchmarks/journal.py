@@ -58,7 +58,7 @@ def run_journal(work: Path, entries: int, settings: Mapping[str, str]) -> dict[s
         "SHIPPER_JOURNAL_UNITS": "kubelet.service",
         **settings,
     }
-    alone, alone_s, alone_docs = _run(
+    alone, alone_s, alone_docs, alone_hwm = _run(
         work / "alone",
         [str(work / "no-containers/*.log")],
         {**journal_env, "SHIPPER_NODE_LOG_PATHS": ""},
@@ -70,7 +70,7 @@ def run_journal(work: Path, entries: int, settings: Mapping[str, str]) -> dict[s
     node_file = work / "node/kube-proxy.log"
     make_node_file(node_file, entries)
     total = entries + CONTAINERS * lines_each + entries
-    both, both_s, both_docs = _run(
+    both, both_s, both_docs, both_hwm = _run(
         work / "both",
         [str(containers_root / "var/log/containers/*.log")],
         {**journal_env, "SHIPPER_NODE_LOG_PATHS": str(node_file)},
@@ -81,20 +81,24 @@ def run_journal(work: Path, entries: int, settings: Mapping[str, str]) -> dict[s
         "entries_per_s": round(entries / alone_s),
         "cpu_s_per_million": round(alone.cpu_s * 1e6 / entries, 2),
         "peak_rss_mib": round(alone.peak_rss_mib, 1),
+        "agent_peak_rss_mib": alone_hwm,
         "exactly_once": alone_docs == entries,
         "both_records": total,
         "both_records_per_s": round(total / both_s),
         "both_cpu_s_per_million": round(both.cpu_s * 1e6 / total, 2),
         "both_peak_rss_mib": round(both.peak_rss_mib, 1),
+        "both_agent_peak_rss_mib": both_hwm,
         "both_exactly_once": both_docs == total,
     }
 
 
 def _run(
     work: Path, paths: list[str], settings: Mapping[str, str], expected: int
-) -> tuple[Usage, float, int]:
+) -> tuple[Usage, float, int, float]:
     """A running agent until the endpoint holds `expected` documents: its usage, the
-    seconds from its start to the last arrival, and the distinct documents stored."""
+    seconds from its start to the last arrival, the distinct documents stored, and the
+    agent's own peak RSS in MiB (`Usage` has the largest of it and journalctl's, whose
+    RSS counts the journal files it maps)."""
     with EndpointProcess() as endpoint:
         agent = AgentProcess(paths, endpoint.url, work, once=False, settings=settings)
         started = time.perf_counter()
@@ -102,11 +106,22 @@ def _run(
         try:
             _poll(lambda: endpoint.stats()["distinct"] >= expected, _SETTLE)
             seconds = time.perf_counter() - started
+            hwm = _peak_rss_mib(agent.pid)
             usage = agent.stop()
         finally:
             agent.close()
         stats = endpoint.stats()
-    return usage, seconds, stats["distinct"] if stats["docs"] == stats["distinct"] else -1
+    distinct = stats["distinct"] if stats["docs"] == stats["distinct"] else -1
+    return usage, seconds, distinct, hwm
+
+
+def _peak_rss_mib(pid: int) -> float:
+    """VmHWM of the process `pid` alone."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 def _poll(condition: Callable[[], bool], timeout: float) -> None:

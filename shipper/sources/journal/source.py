@@ -180,6 +180,7 @@ class JournalDirectory:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            limit=READ_CHUNK,  # the pipe is read in chunks of up to this much
         )
         assert proc.stdout is not None and proc.stderr is not None
         self._stderr = ""
