@@ -45,6 +45,14 @@ _HELP_VARIABLES: dict[str, list[tuple[str, str, str]]] = {
         ),
         ("NODE_NAME", "", "this node (downward API): only its pods are watched"),
     ],
+    "node logs": [
+        (
+            "SHIPPER_JOURNAL_UNITS",
+            "kubelet.service,containerd.service,docker.service,crio.service",
+            "journal units to ship (empty: none)",
+        ),
+        ("SHIPPER_JOURNAL_PATHS", "/var/log/journal,/run/log/journal", "journal directories"),
+    ],
     "limits": [
         ("SHIPPER_MAX_RECORD_BYTES", "1MiB", "longer records are cut and marked"),
         ("SHIPPER_BATCH_MAX_BYTES", "5MiB", "one bulk request at most"),
