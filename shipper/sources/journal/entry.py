@@ -17,6 +17,7 @@ is lost and the document always encodes.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from datetime import UTC, datetime
 from typing import Any
@@ -69,9 +70,14 @@ def realtime(value: object) -> str:
     """`__REALTIME_TIMESTAMP` (microseconds since the epoch, as text) as RFC 3339 UTC."""
     if not isinstance(value, str) or not value.isdigit():
         raise EntryError(f"bad __REALTIME_TIMESTAMP {value!r}")
-    micros = int(value)
-    moment = datetime.fromtimestamp(micros // 1_000_000, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{micros % 1_000_000:06d}Z"
+    seconds, micros = divmod(int(value), 1_000_000)
+    return f"{_second(seconds)}{micros:06d}Z"
+
+
+@functools.lru_cache(maxsize=8)
+def _second(seconds: int) -> str:
+    """`YYYY-MM-DDThh:mm:ss.` of a second: entries come many to a second."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 def entry_id(cursor: str) -> str:
@@ -82,8 +88,8 @@ def entry_id(cursor: str) -> str:
     an entry from /run/log/journal into /var/log/journal at boot keeps the others, so an
     entry read in both directories gets one id and is stored once.
     """
-    parts = [p for p in cursor.split(";") if p[:2] in ("b=", "m=", "t=", "x=")]
-    basis = ";".join(parts) if len(parts) == 4 else cursor
+    _, found, rest = cursor.partition(";b=")  # systemd writes s=;i=;b=;m=;t=;x= in order
+    basis = f"b={rest}" if found else cursor
     return "j" + hashlib.blake2b(basis.encode(), digest_size=12).hexdigest()
 
 
