@@ -13,7 +13,9 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY shipper/ shipper/
 # shipper's wheel and its dependencies' wheels: the final stage then installs offline.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# EXTRAS adds optional dependencies: --build-arg EXTRAS='[aws]' for Amazon OpenSearch (SigV4).
+ARG EXTRAS=""
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".${EXTRAS}"
 
 # journalctl, the journal reader (README, "Node logs"), with just the libraries the slim base
 # lacks (journalctl, libsystemd-shared, libip4tc, libkmod: about 3.5 MB, where the systemd
@@ -38,6 +40,7 @@ RUN dpkg-query -W -f='${Package}\n' >/tmp/base-packages \
 
 FROM ${PYTHON_IMAGE}
 ARG VERSION=0.1.0
+ARG EXTRAS=""
 LABEL org.opencontainers.image.title="shipper" \
       org.opencontainers.image.description="Kubernetes node log agent: container logs to Elasticsearch" \
       org.opencontainers.image.version="${VERSION}" \
@@ -48,7 +51,7 @@ LABEL org.opencontainers.image.title="shipper" \
 # DaemonSet mounts the node's directory over it.
 COPY --from=journal /out/ /
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels /wheels/shipper-*.whl \
+    pip install --no-cache-dir --no-index --find-links=/wheels "$(echo /wheels/shipper-*.whl)${EXTRAS}" \
     && mkdir -p /var/lib/shipper \
     && chown 65532:65532 /var/lib/shipper \
     && journalctl --version >/dev/null

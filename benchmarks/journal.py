@@ -9,12 +9,13 @@ journal, container logs and a klog node file) for the agent's peak RSS.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from benchmarks.agent import AgentProcess, Usage
 from benchmarks.endpoint import EndpointProcess
+from benchmarks.poll import wait_until
 from benchmarks.writers import cri_time, make_container
 from tests.journal_files import Journal
 
@@ -104,7 +105,8 @@ def _run(
         started = time.perf_counter()
         agent.start()
         try:
-            _poll(lambda: endpoint.stats()["distinct"] >= expected, _SETTLE)
+            if not wait_until(lambda: endpoint.stats()["distinct"] >= expected, _SETTLE, 0.05):
+                raise TimeoutError("the endpoint did not get every document")
             seconds = time.perf_counter() - started
             hwm = _peak_rss_mib(agent.pid)
             usage = agent.stop()
@@ -122,11 +124,3 @@ def _peak_rss_mib(pid: int) -> float:
             if line.startswith("VmHWM:"):
                 return round(int(line.split()[1]) / 1024, 1)
     return 0.0
-
-
-def _poll(condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the endpoint did not get every document")
-        time.sleep(0.05)

@@ -1,6 +1,6 @@
 """`shipper run`: build the components from the settings, run them, stop them cleanly.
 
-Exit codes (SPEC "Command line"): 0 when everything read was delivered or
+Exit codes (README "Run it"): 0 when everything read was delivered or
 dead-lettered (or on SIGTERM after draining), 3 when `--once` could not deliver
 everything within SHIPPER_ONCE_RETRY_TIMEOUT (the cause on the last line).
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
-import functools
 import gc
 import logging
 import os
@@ -22,6 +21,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from shipper import __version__
 from shipper.budget import ByteBudget
@@ -38,7 +39,8 @@ from shipper.sources.journal.source import JournalSource
 from shipper.sources.node_files import NodeFiles, node_settings
 from shipper.sources.tail.source import TailSource
 from shipper.supervisor import Supervisor
-from shipper.transforms.enrich import Enricher
+from shipper.tasks import OwnedTasks
+from shipper.transforms.enrichment.enrich import Enricher
 from shipper.transforms.kubernetes import KubernetesMetadata
 
 log = logging.getLogger("shipper.agent")
@@ -51,7 +53,7 @@ _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 def build_sink(settings: Settings, metrics: Metrics, supervisor: Supervisor) -> Sink:
     if settings.output.kind == "elasticsearch":
-        from shipper.sinks.elasticsearch import ElasticsearchSink
+        from shipper.sinks.elasticsearch.sink import ElasticsearchSink
 
         indices_of = journal_indices(settings)
         return ElasticsearchSink(settings, metrics, supervisor=supervisor, indices_of=indices_of)
@@ -133,19 +135,13 @@ class Agent:
         kube = KubernetesMetadata(settings, metrics) if settings.kubernetes_enabled else None
         pipeline = Pipeline(settings, sink, metrics, Enricher(settings, kube), budget)
         source = TailSource(settings, pipeline, budget, metrics)
-        # Node logs: the journal and the node's own files (`run` only, not --once).
-        journal = JournalSource(settings, pipeline, budget, metrics)
         node_files = NodeFiles(settings, pipeline, metrics)
         node = TailSource(node_settings(settings), node_files, budget, metrics)
-        node_sources: list[tuple[str, JournalSource | TailSource]] = []
-        if not settings.once and settings.journal_units:
-            node_sources.append(("journal", journal))
-        if not settings.once and settings.node_log_paths:
-            node_sources.append(("node-files", node))
+        node_sources = self._node_sources(pipeline, budget, node)
         # Gauges read at scrape time from what the components already know.
         metrics.buffer_bytes.set_function(lambda: budget.used)
         metrics.lag_bytes.set_function(lambda: source.lag_bytes + node.lag_bytes)
-        metrics.files_watched.set_function(lambda: source.files_watched + node.files_watched)
+        metrics.files_watched.set_function(lambda: source.files_open + node.files_open)
         server = ObserveServer(
             settings.metrics_addr, metrics, lambda: self._not_ready(source, sink)
         )
@@ -157,43 +153,22 @@ class Agent:
             log.warning(note)
         await server.start()
         await sink.start()
-        tasks = [
-            supervisor.spawn("metrics-server", server.run),
-            supervisor.spawn("pipeline", pipeline.run),
-        ]
-        if kube is not None:
-            tasks.append(supervisor.spawn("kubernetes", lambda: kube.run(self.stop)))
-        for name, each in node_sources:
-            tasks.append(supervisor.spawn(name, functools.partial(each.run, self.stop)))
         started, had_positions = time.monotonic(), os.path.exists(settings.positions_path)
-        if settings.once and sys.stderr.isatty():
-            progress = Progress(metrics, lambda: source.files_followed, lambda: source.lag_bytes)
-            tasks.append(asyncio.create_task(progress.run()))
+        tasks = OwnedTasks("agent", supervisor)
+        runs = self._background(server, pipeline, kube, source)
+        tasks.start(runs | {name: partial(each.run, self.stop) for name, each in node_sources})
         try:
             await supervisor.run("tail", lambda: source.run(self.stop), until=self.stop)
             delivered = await self._drain(pipeline, sink)
-            source.save_positions()
+            await source.save_positions()
             for _, each in node_sources:
-                each.save_positions()
+                await each.save_positions()
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await tasks.close()
             await sink.close()
             await server.close()
-        failure = None
-        if not delivered:
-            cause = sink.last_failure or "not delivered in time"
-            failure = f"{sink.failed} records could not be delivered: {cause}"
-            for handler in logging.getLogger("shipper").handlers:
-                handler.flush()  # repeats held back by the log go before the last line
-            log.error(
-                "%d records could not be delivered, their positions were not saved: %s",
-                sink.failed,
-                cause,
-                extra={"undelivered": sink.failed},
-            )
-        else:
+        failure = None if delivered else _undelivered(sink)
+        if failure is None:
             log.info("shipper stopped")
         if settings.once:
             seconds = time.monotonic() - started
@@ -201,6 +176,37 @@ class Agent:
             print(summary_line(metrics, files, seconds, had_positions, failure), file=sys.stderr)
             return 0 if delivered else 3
         return 0
+
+    def _node_sources(
+        self, pipeline: Pipeline, budget: ByteBudget, node: TailSource
+    ) -> list[tuple[str, JournalSource | TailSource]]:
+        """Node logs: the journal and the node's own files (`run` only, not --once)."""
+        settings = self.settings
+        sources: list[tuple[str, JournalSource | TailSource]] = []
+        if not settings.once and settings.journal_units:
+            sources.append(("journal", JournalSource(settings, pipeline, budget, self.metrics)))
+        if not settings.once and settings.node_log_paths:
+            sources.append(("node-files", node))
+        return sources
+
+    def _background(
+        self,
+        server: ObserveServer,
+        pipeline: Pipeline,
+        kube: KubernetesMetadata | None,
+        source: TailSource,
+    ) -> dict[str, Callable[[], Awaitable[None]]]:
+        """The tasks that run beside the tail source, by name."""
+        runs: dict[str, Callable[[], Awaitable[None]]] = {
+            "metrics-server": server.run,
+            "pipeline": pipeline.run,
+        }
+        if kube is not None:
+            runs["kubernetes"] = lambda: kube.run(self.stop)
+        if self.settings.once and sys.stderr.isatty():
+            files, lag = (lambda: source.files_followed), (lambda: source.lag_bytes)
+            runs["progress"] = Progress(self.metrics, files, lag).run
+        return runs
 
     async def _drain(self, pipeline: Pipeline, sink: Sink) -> bool:
         """Hand everything read to the sink and wait for its delivery: with --once as long as
@@ -214,6 +220,21 @@ class Agent:
             log.error("records read were not handed to the output within %s s", STOP_DRAIN_SECONDS)
             return False
         return await sink.drain(max(0.0, deadline - time.monotonic()) if stopping else None)
+
+
+def _undelivered(sink: Sink) -> str:
+    """Say, as the last line of the log, that records were not delivered and why; the
+    same words for --once's summary line."""
+    cause = sink.last_failure or "not delivered in time"
+    for handler in logging.getLogger("shipper").handlers:
+        handler.flush()  # repeats held back by the log go before the last line
+    log.error(
+        "%d records could not be delivered, their positions were not saved: %s",
+        sink.failed,
+        cause,
+        extra={"undelivered": sink.failed},
+    )
+    return f"{sink.failed} records could not be delivered: {cause}"
 
 
 def _hard_stop(signum: int) -> None:

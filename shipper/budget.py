@@ -1,6 +1,6 @@
 """The memory bound: read-but-unacknowledged bytes never exceed SHIPPER_BUFFER_MAX_BYTES.
 
-Readers `acquire` before reading and tickets `release` when their events are
+Readers `acquire` before reading and tickets `release` when their records are
 acknowledged; while the budget is spent, reading pauses and the files on disk are
 the buffer.
 
@@ -30,14 +30,17 @@ class ByteBudget:
         self.limit = limit
         self.reserve = limit // RESERVE_SHARE
         self.used = 0
+        # Held back for records waiting to become documents: reads wait until those are
+        # made, or reading would take every byte acknowledgements free and starve them.
+        self.reserved = 0
         self.on_full = on_full
         self._changed = asyncio.Event()
 
     def try_acquire(self, n: int) -> bool:
-        """Take `n` bytes if they fit now (a small request in the reserve too; any request
-        if nothing is held at all)."""
+        """Take `n` bytes if they fit now beside what is reserved (a small request in the
+        reserve too; any request if nothing is held at all)."""
         room = self.limit + (self.reserve if n <= SMALL_REQUEST else 0)
-        if self.used + n <= room or self.used == 0:
+        if self.used + self.reserved + n <= room or self.used == 0:
             self.used += n
             return True
         return False
@@ -49,6 +52,11 @@ class ByteBudget:
             if self.on_full is not None:
                 self.on_full()
             await self._changed.wait()
+
+    async def released(self) -> None:
+        """Wait until some bytes are released (for a waiter that is not a reader)."""
+        self._changed.clear()
+        await self._changed.wait()
 
     def charge(self, n: int) -> None:
         """Count `n` more bytes held now, without waiting: the next `acquire` waits instead."""

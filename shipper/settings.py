@@ -1,7 +1,7 @@
 """The one typed settings object, built once at startup and passed down.
 
-Field names follow SPEC's variables: `SHIPPER_ES_HOSTS` -> `es_hosts`. Defaults here
-are SPEC's defaults, already parsed (seconds as float, sizes as int bytes), so tests
+Field names follow the variables: `SHIPPER_ES_HOSTS` -> `es_hosts`. Defaults here are
+the README's defaults, already parsed (seconds as float, sizes as int bytes), so tests
 can build a `Settings(...)` directly; `shipper.config` builds one from the environment.
 """
 
@@ -38,12 +38,16 @@ NODE_LOG_PATHS = tuple(
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """Where documents go: `elasticsearch`, `stdout`, or `file` (with `path`)."""
+    """Where documents go: `elasticsearch`, `stdout`, or `file` (with `path`);
+    `distribution` is `opensearch` when SHIPPER_OUTPUT said so (else `GET /` tells)."""
 
     kind: Literal["elasticsearch", "stdout", "file"]
     path: str | None = None
+    distribution: Literal["opensearch"] | None = None
 
     def __str__(self) -> str:
+        if self.distribution:
+            return self.distribution
         return f"file:{self.path}" if self.kind == "file" else self.kind
 
 
@@ -79,6 +83,13 @@ class Settings:
     es_template_name: str = "shipper"  # FLUENT_ELASTICSEARCH_TEMPLATE_NAME
     es_template_file: str | None = None  # FLUENT_ELASTICSEARCH_TEMPLATE_FILE
     es_template_overwrite: bool = False  # FLUENT_ELASTICSEARCH_TEMPLATE_OVERWRITE
+    # --- targets: data streams, lifecycle, Amazon OpenSearch (SigV4), ECS documents
+    es_data_stream: str | None = None  # replaces the daily index names when set
+    es_lifecycle_policy: str | None = None  # ILM (Elasticsearch) or ISM (OpenSearch) policy
+    es_template_priority: int | None = None  # None: see sinks/elasticsearch/target_template.py
+    es_aws_region: str | None = None  # set: every request is signed with AWS SigV4
+    es_aws_service: Literal["es", "aoss"] = "es"
+    schema: Literal["fluentd", "ecs"] = "fluentd"
     batch_max_bytes: int = 5 * 1024 * 1024
     batch_max_records: int = 10000
     flush_interval: float = 1.0
@@ -99,6 +110,7 @@ class Settings:
     kube_labels: bool = True
     kube_annotations: bool = False
     kube_namespace_labels: bool = False
+    kube_max_metadata_bytes: int = 16 * 1024  # labels and annotations per document, encoded
     # --- structured logs
     merge_json: bool = False
     merge_json_key: str = "json"

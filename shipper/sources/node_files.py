@@ -26,10 +26,11 @@ import orjson
 
 from shipper.budget import ByteBudget
 from shipper.observe.metrics import Metrics
-from shipper.record import AckTracker, Documents
+from shipper.record import Documents
+from shipper.restart import AckTracker
 from shipper.settings import Settings
 from shipper.sources.tail.consumer import FileConsumer, FileInfo
-from shipper.transforms.klog import KlogDecoder, NodeRecord
+from shipper.transforms.decoding.klog import KlogDecoder, NodeRecord
 
 SOURCE = "node_files"  # the `source` label of its metrics
 STATE_SUBDIR = "node"

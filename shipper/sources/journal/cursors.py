@@ -14,7 +14,7 @@ import time
 
 import orjson
 
-from shipper.sources.atomic import write_atomically
+from shipper.durable import replace_atomically
 
 log = logging.getLogger("shipper.journal")
 
@@ -61,7 +61,12 @@ class Cursors:
             return
         self._cursors = dict(cursors)
 
-    def save(self) -> None:
-        doc = {"version": FORMAT_VERSION, "cursors": self._cursors}
-        write_atomically(self.path, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    def snapshot(self) -> bytes:
+        """The file's content now (no longer `dirty`): `write` it off the event loop."""
         self.dirty = False
+        doc = {"version": FORMAT_VERSION, "cursors": self._cursors}
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+
+    def write(self, data: bytes) -> None:
+        """Replace the file by `data` atomically (blocking)."""
+        replace_atomically(self.path, lambda out: out.write(data), f"{self.path}.tmp")

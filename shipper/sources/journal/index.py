@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 from shipper.record import Documents
 from shipper.settings import Settings
-from shipper.sinks.index_name import compile_index_pattern
+from shipper.sinks.elasticsearch.data_stream import target_pattern
+from shipper.sinks.elasticsearch.index_name import compile_index_pattern
 from shipper.sources.journal.source import JOURNAL_FIELDS
 
 
@@ -20,7 +21,7 @@ def journal_indices(settings: Settings) -> Callable[[Documents], list[str]] | No
     else None (the sink's own)."""
     if not settings.journal_index or settings.journal_index == settings.es_index:
         return None
-    default = compile_index_pattern(settings.es_index).render_all
+    default = target_pattern(settings).render_all
     journal = compile_index_pattern(settings.journal_index).render_all
 
     def indices_of(block: Documents) -> list[str]:

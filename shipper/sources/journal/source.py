@@ -29,15 +29,18 @@ from collections.abc import Hashable, Sequence
 from types import MappingProxyType
 from typing import Protocol
 
+from shipper.blocking import BlockingThread
 from shipper.budget import ByteBudget
+from shipper.net.backoff import Backoff
 from shipper.observe.metrics import Metrics
-from shipper.record import AckTracker, Documents
+from shipper.record import Documents
+from shipper.restart import AckTracker
 from shipper.settings import Settings
-from shipper.sinks.backoff import Backoff
 from shipper.sources.journal.command import has_journal_files, journalctl_args
 from shipper.sources.journal.cursors import Cursors
 from shipper.sources.journal.entry import Entry, EntryError, encode_entry
-from shipper.transforms.lines import LineSplitter
+from shipper.tasks import OwnedTasks
+from shipper.transforms.decoding.lines import LineSplitter
 
 log = logging.getLogger("shipper.journal")
 
@@ -67,6 +70,7 @@ class JournalSource:
         self, settings: Settings, pipeline: Submitter, budget: ByteBudget, metrics: Metrics
     ) -> None:
         self._cursors = Cursors(settings.state_dir)
+        self._writer = BlockingThread("journal-cursors")  # writes and fsyncs off the loop
         self._metrics = metrics
         journalctl = shutil.which("journalctl") or "journalctl"
         self.directories = [
@@ -83,27 +87,27 @@ class JournalSource:
                 "(SHIPPER_JOURNAL_UNITS= turns the journal source off)"
             )
             return
-        tasks = [asyncio.create_task(d.run(), name=f"journal {d.path}") for d in self.directories]
+        runs = {f"journal {d.path}": d.run for d in self.directories}
         try:
-            while not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), SAVE_INTERVAL)
-                for task in tasks:
-                    if task.done():
-                        task.result()  # a bug: the supervisor logs and restarts the source
-                if self._cursors.dirty:
-                    self.save_positions()
+            # A directory's task that fails (a bug) ends the others and is raised: the
+            # supervisor logs it and starts the source again.
+            await OwnedTasks("journal").run(runs | {"journal-save": self._save_on_time}, stop)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self.save_positions()
+            await self.save_positions()
 
-    def save_positions(self) -> None:
-        """Write the committed cursors (a failure is logged, and retried later)."""
+    async def _save_on_time(self) -> None:
+        while True:
+            await asyncio.sleep(SAVE_INTERVAL)
+            if self._cursors.dirty:
+                await self.save_positions()
+
+    async def save_positions(self) -> None:
+        """Write the committed cursors off the event loop (a failure is logged, and
+        retried later)."""
         try:
-            self._cursors.save()
+            await self._writer.run(self._cursors.write, self._cursors.snapshot())
         except OSError as exc:
+            self._cursors.dirty = True
             log.warning("cannot save journal cursors to %s: %s", self._cursors.path, exc)
 
 

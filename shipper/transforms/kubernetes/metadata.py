@@ -95,7 +95,7 @@ class MalformedObject(ValueError):
 
 def de_dot(mapping: Mapping[str, str] | None, settings: Settings) -> dict[str, str]:
     """Label or annotation keys with dots replaced, so `app` and `app.kubernetes.io/name`
-    do not collide in Elasticsearch's object mapping (SPEC `SHIPPER_DE_DOT`)."""
+    do not collide in Elasticsearch's object mapping (`SHIPPER_DE_DOT`)."""
     if not mapping:
         return {}
     if not settings.de_dot:
