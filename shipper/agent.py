@@ -135,9 +135,7 @@ class Agent:
         kube = KubernetesMetadata(settings, metrics) if settings.kubernetes_enabled else None
         pipeline = Pipeline(settings, sink, metrics, Enricher(settings, kube), budget)
         source = TailSource(settings, pipeline, budget, metrics)
-        node_files = NodeFiles(settings, pipeline, metrics)
-        node = TailSource(node_settings(settings), node_files, budget, metrics)
-        node_sources = self._node_sources(pipeline, budget, node)
+        node, node_sources = self._node_sources(pipeline, budget)
         # Gauges read at scrape time from what the components already know.
         metrics.buffer_bytes.set_function(lambda: budget.used)
         metrics.lag_bytes.set_function(lambda: source.lag_bytes + node.lag_bytes)
@@ -160,8 +158,7 @@ class Agent:
         try:
             await supervisor.run("tail", lambda: source.run(self.stop), until=self.stop)
             delivered = await self._drain(pipeline, sink)
-            await source.save_positions()
-            for _, each in node_sources:
+            for each in (source, *(node_source for _, node_source in node_sources)):
                 await each.save_positions()
         finally:
             await tasks.close()
@@ -178,16 +175,19 @@ class Agent:
         return 0
 
     def _node_sources(
-        self, pipeline: Pipeline, budget: ByteBudget, node: TailSource
-    ) -> list[tuple[str, JournalSource | TailSource]]:
-        """Node logs: the journal and the node's own files (`run` only, not --once)."""
+        self, pipeline: Pipeline, budget: ByteBudget
+    ) -> tuple[TailSource, list[tuple[str, JournalSource | TailSource]]]:
+        """Node logs: the journal and the node's own files (`run` only, not --once); the
+        node files' tail source is returned either way, for the gauges."""
         settings = self.settings
+        node_files = NodeFiles(settings, pipeline, self.metrics)
+        node = TailSource(node_settings(settings), node_files, budget, self.metrics)
         sources: list[tuple[str, JournalSource | TailSource]] = []
         if not settings.once and settings.journal_units:
             sources.append(("journal", JournalSource(settings, pipeline, budget, self.metrics)))
         if not settings.once and settings.node_log_paths:
             sources.append(("node-files", node))
-        return sources
+        return node, sources
 
     def _background(
         self,

@@ -5,7 +5,8 @@ Acknowledgements work as for files: each read of journalctl's output gets a tick
 directory's `AckTracker`, whose offsets count the entries read in this run; the cursor of
 the last entry of a read is committed only once that read and every read before it were
 acknowledged (delivered or dead-lettered). So the saved cursor never passes an entry
-Elasticsearch has not stored, and a restart resumes right after it (`--after-cursor`).
+Elasticsearch has not stored, and a restart resumes right after it (`--cursor`, the
+entry at the cursor dropped: docs/RELIED-ON.md says why not `--after-cursor`).
 Reads take from the shared byte budget before their entries are encoded: while the budget
 is spent, journalctl blocks on its full pipe and the journal on disk is the buffer.
 
