@@ -2,12 +2,12 @@
 rotated copies), and hands their bytes to the pipeline; positions move only as
 acknowledgements come back.
 
-One loop does everything, in rounds: each round `fstat`s every followed file and reads up
-to `ROUND_BYTES` from each one with unread bytes (so a flooding file cannot starve the
-others), then does the housekeeping (rescans, letting drained files go, idle flushes,
-saving positions). When nothing has data it waits for a file-system event or a short
-timeout. Reading takes from the shared byte budget first; when the budget is spent,
-reading pauses and the files on disk are the buffer.
+One loop does everything, in rounds: each round `fstat`s the followed files (the quiet
+ones less often: `polling`) and reads up to `ROUND_BYTES` from each one with unread
+bytes, so a flood cannot starve the others; then housekeeping (rescans, drained files
+let go, idle flushes, positions saved). With nothing to read it waits for a file event
+or a short timeout. Reading takes from the shared byte budget; when it is spent, reading
+pauses and the files on disk are the buffer.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from shipper.settings import Settings
 from shipper.sources.tail.consumer import Consumer
 from shipper.sources.tail.finder import FileFinder
 from shipper.sources.tail.follow import FollowedFile
+from shipper.sources.tail.polling import PollSchedule
 from shipper.sources.tail.positions import Identity, Positions
 from shipper.sources.tail.scan import Scanner
 from shipper.sources.tail.watch import Watcher
@@ -36,7 +37,6 @@ ROUND_BYTES = 1024 * 1024  # per file per round: fairness between files
 IDLE_WAIT = 0.2  # nothing to read (or no budget): wait at most this long before the next round
 POLL_SCAN_INTERVAL = 1.0  # rescan interval when file-system events are unavailable
 SAVE_INTERVAL = 1.0  # positions are saved this often while they change
-FLUSH_INTERVAL = 0.25  # how often consumers may flush partial groups that waited too long
 KEY_SETTLE = 5.0  # a first line still unterminated after this long is keyed as it is
 
 
@@ -64,12 +64,10 @@ class TailSource:
         self._wake = asyncio.Event()
         self._rescan = True
         self._next_scan = 0.0
-        self._next_flush = 0.0
+        self._polls = PollSchedule()
         self._last_save = 0.0
         self._started = False
-        # A round left bytes unread (a backlog is being read), or the agent just started:
-        # what was waiting for it goes out when reading catches up, not a flush later.
-        self._behind = True
+        self._behind = True  # a backlog is read (or the start): flush once caught up
         self._finder = FileFinder(
             settings, self._scanner, self._positions, self._files, metrics, self._restart
         )
@@ -167,11 +165,15 @@ class TailSource:
     # --- reading
 
     async def _read_round(self, stop: asyncio.Event) -> bool:
-        """fstat every file, then read each one with unread bytes, up to ROUND_BYTES each;
+        """fstat the files, then read each one with unread bytes, up to ROUND_BYTES each;
         True when none had any. Sizes are refreshed even when the budget is spent, so the
-        lag stays true while reading pauses."""
+        lag stays true while reading pauses. Quiet files are looked at less often
+        (`shipper.sources.tail.polling`)."""
         now = self._clock()
-        files = [f for f in list(self._files.values()) if self._refresh(f, now)]
+        polls = self._polls
+        polls.start_round(now)
+        files = [f for f in list(self._files.values()) if polls.looks_at(f, now)]
+        files = [f for f in files if self._refresh(f, now)]
         idle = True
         served: list[FollowedFile] = []
         for f in files:
@@ -272,12 +274,11 @@ class TailSource:
             self._metrics.files_watched.set(len(self._files))
 
     def _flush_idle(self, now: float) -> None:
-        if now < self._next_flush:
-            return
-        self._next_flush = now + FLUSH_INTERVAL
-        for f in self._files.values():
-            if f.consumer is not None:
-                f.consumer.flush_idle(now)
+        polls = self._polls
+        if polls.flush_due(now):
+            for f in self._files.values():
+                if f.consumer is not None and polls.looks_at(f, now):
+                    f.consumer.flush_idle(now)
 
     async def _wait_idle(self, stop: asyncio.Event) -> None:
         """Nothing to read: wait for a file event, `stop`, or IDLE_WAIT (growth is polled)."""
