@@ -19,7 +19,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from shipper.redact import MASK, redact
 from shipper.settings import Output, Settings
+from shipper.transforms.filters import parse_filters
 from shipper.transforms.json_fields import names_our_field
+from shipper.transforms.multiline_custom import CustomRule, parse_multiline_rules
+from shipper.transforms.rate_limit import parse_rate_limits
 from shipper.units import parse_duration, parse_size
 
 T = TypeVar("T")
@@ -254,6 +257,9 @@ def _build(r: _Reader, flags: RunFlags, terminal: bool = False) -> Settings:
     es_user, es_password = _es_basic_auth(r, url_credentials)
     kubernetes, kubernetes_enabled, kube_url = _kubernetes(r)
     _check_pairs(r)
+    multiline_rules = r.get(
+        "SHIPPER_MULTILINE_RULES", parse=parse_multiline_rules, default=d.multiline_rules
+    )
     return Settings(
         paths=r.flag("SHIPPER_PATHS", "--path", flags.paths)
         or r.get("SHIPPER_PATHS", "FLUENT_CONTAINER_TAIL_PATH", parse=_globs, default=d.paths),
@@ -400,12 +406,19 @@ def _build(r: _Reader, flags: RunFlags, terminal: bool = False) -> Settings:
             d.merge_json_key,
         ),
         multiline=r.get(
-            "SHIPPER_MULTILINE", parse=_choice("java", "python", "go"), default=d.multiline
+            "SHIPPER_MULTILINE", parse=_multiline(multiline_rules), default=d.multiline
         ),
         de_dot=r.get("SHIPPER_DE_DOT", parse=_bool, default=d.de_dot),
         de_dot_separator=r.get(
             "SHIPPER_DE_DOT_SEPARATOR", parse=_separator, default=d.de_dot_separator
         ),
+        # --- drop, keep, throttle; custom multiline rules
+        filters=r.get("SHIPPER_FILTERS", parse=parse_filters, default=d.filters),
+        rate_limits=r.get("SHIPPER_RATE_LIMITS", parse=parse_rate_limits, default=d.rate_limits),
+        namespace_rate_limits=r.get(
+            "SHIPPER_NAMESPACE_RATE_LIMITS", parse=_bool, default=d.namespace_rate_limits
+        ),
+        multiline_rules=multiline_rules,
         metrics_addr=_metrics_addr(r),
         log_level=r.get(
             "SHIPPER_LOG_LEVEL",
@@ -653,6 +666,22 @@ def _choice(*options: str, aliases: Mapping[str, str] | None = None) -> Callable
         if word not in accepted:
             raise ValueError(f"not one of: {', '.join(options)}")
         return accepted[word]
+
+    return parse
+
+
+def _multiline(custom: tuple[CustomRule, ...]) -> Callable[[str], str]:
+    """SHIPPER_MULTILINE: a built-in kind (any case) or a SHIPPER_MULTILINE_RULES name."""
+    builtin = _choice("java", "python", "go")
+    names = [rule.name for rule in custom]
+
+    def parse(text: str) -> str:
+        if text.strip() in names:
+            return text.strip()
+        try:
+            return str(builtin(text))
+        except ValueError:
+            raise ValueError(f"not one of: {', '.join(['java', 'python', 'go', *names])}") from None
 
     return parse
 

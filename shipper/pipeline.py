@@ -35,10 +35,13 @@ from shipper.transforms.decoder import Decoder
 from shipper.transforms.detect import make_decoder
 from shipper.transforms.document import DocumentEncoder
 from shipper.transforms.enrich import TRUNCATED_KEY, Enricher
+from shipper.transforms.filters import FileFilter, file_filter
 from shipper.transforms.json_fields import JsonFields, json_wanted
 from shipper.transforms.kubernetes import PodMetadata
 from shipper.transforms.multiline import TraceJoiner, multiline_kind, rules_for
 from shipper.transforms.naming import names_from_path
+from shipper.transforms.pod_options import excluded
+from shipper.transforms.rate_limit import FileLimit, RateLimiter, namespace_limit
 
 log = logging.getLogger("shipper.pipeline")
 
@@ -104,7 +107,9 @@ class FilePipeline:
         self._joiner: TraceJoiner | None = None
         self.names = names_from_path(file.path, file.link)
         meta = pipeline.enricher.known(self.names)
-        self._excluded = meta is not None and meta.excluded
+        self._excluded = excluded(meta, self.names.container_name)
+        self._filter: FileFilter | None = None  # drop and keep rules, if any cover the file
+        self._limit: FileLimit | None = None  # its rate limit, if any
         self._encoder = DocumentEncoder(file.key, self.names.container_id, self._fields(meta))
         # Reads wait here, neither joined nor ticketed, while the pod's metadata (which
         # may ask for trace joining) is looked up: a bounded time.
@@ -124,7 +129,7 @@ class FilePipeline:
         """Use this pod metadata from now on (documents already encoded keep theirs)."""
         if meta is not None:
             self._encoder.set_fields(self._fields(meta))
-            self._excluded = meta.excluded
+            self._excluded = excluded(meta, self.names.container_name)
             self._structure(meta)
 
     def feed(self, data: bytes, start: int) -> None:
@@ -149,6 +154,8 @@ class FilePipeline:
             joined = self._joiner.flush_idle(now)
             if joined:
                 self._emit(Records.of(joined), self._decoder.resume_offset, 0)
+        if self._limit is not None and self._limit.due(now) and self._held is None:
+            self._emit(Records(), self._decoder.resume_offset, 0)  # the marker of drops
 
     def finish(self) -> None:
         before = self._decoder.resume_offset
@@ -166,16 +173,27 @@ class FilePipeline:
     def _structure(self, meta: PodMetadata | None) -> None:
         """JSON parsing and trace joining as the pod's annotations (else the settings) ask."""
         pipeline = self._pipeline
-        self._encoder.json = pipeline.json_fields if json_wanted(pipeline.settings, meta) else None
-        kind = multiline_kind(pipeline.settings, meta)
+        settings = pipeline.settings
+        names = self.names
+        container = names.container_name
+        self._encoder.json = (
+            pipeline.json_fields if json_wanted(settings, meta, container) else None
+        )
+        kind = multiline_kind(settings, meta, container)
         joiner = self._joiner
         if joiner is None:
             if kind:
-                self._joiner = TraceJoiner(rules_for(kind), pipeline.settings.max_record_bytes)
+                rules = rules_for(kind, settings.multiline_rules)
+                self._joiner = TraceJoiner(rules, settings.max_record_bytes)
         elif joiner.kind != kind:
             if not joiner.idle and self._held is None:
                 self._emit(Records.of(joiner.flush()), self._decoder.resume_offset, 0)
-            joiner.rules = rules_for(kind)
+            joiner.rules = rules_for(kind, settings.multiline_rules)
+        namespace = names.namespace_name
+        self._filter = file_filter(settings.filters, namespace, container, meta, pipeline.metrics)
+        self._limit = pipeline.limiter.file_limit(
+            namespace, names.pod_name, container, namespace_limit(meta), self._limit
+        )
 
     def _take(self, read: _Read) -> None:
         if self._held is not None:
@@ -198,6 +216,10 @@ class FilePipeline:
             resume = self._joiner.resume_offset(decoder_resume)
         if records:
             self._pipeline.metrics.records_read.inc(len(records))
+        if self._filter is not None and records and not self._excluded:
+            records = self._filter.apply(records)
+        if self._limit is not None and not self._excluded:
+            records = self._limit.apply(records)
         if not self._backlog and (not records or self._excluded):
             self._drop(records, resume, nbytes)
             return
@@ -288,6 +310,7 @@ class Pipeline:
         self.metrics = metrics
         self.enricher = enricher
         self.json_fields = JsonFields(settings.merge_json_key, metrics)
+        self.limiter = RateLimiter(settings.rate_limits, metrics)
         self._outbox = Outbox()
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()

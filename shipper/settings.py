@@ -8,7 +8,12 @@ can build a `Settings(...)` directly; `shipper.config` builds one from the envir
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from shipper.transforms.filters import FilterRule
+    from shipper.transforms.multiline_custom import CustomRule
+    from shipper.transforms.rate_limit import RateLimit
 
 ReadFrom = Literal["head", "tail"]
 OnOff = Literal["auto", "on", "off"]
@@ -82,9 +87,14 @@ class Settings:
     # --- structured logs
     merge_json: bool = False
     merge_json_key: str = "json"
-    multiline: Literal["java", "python", "go"] | None = None
+    multiline: str | None = None  # java, python, go or a name of multiline_rules
     de_dot: bool = True
     de_dot_separator: str = "_"
+    # --- drop, keep, throttle; custom multiline rules
+    filters: tuple[FilterRule, ...] = ()
+    rate_limits: tuple[RateLimit, ...] = ()
+    namespace_rate_limits: bool = False  # read namespaces' shipper.io/rate-limit
+    multiline_rules: tuple[CustomRule, ...] = ()
     # --- observability
     metrics_addr: str = "0.0.0.0:24231"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -27,6 +27,7 @@ from orjson import JSONDecodeError, JSONEncodeError, dumps, loads
 from shipper.observe.metrics import Metrics
 from shipper.settings import Settings
 from shipper.transforms.kubernetes import PodMetadata
+from shipper.transforms.pod_options import container_option
 
 # Every top-level field a document of ours may carry (see DocumentEncoder).
 OUR_FIELDS = frozenset({"@timestamp", "stream", "log", "log_truncated", "docker", "kubernetes"})
@@ -44,11 +45,13 @@ def names_our_field(key: str) -> bool:
     return key.partition(".")[0] in OUR_FIELDS
 
 
-def json_wanted(settings: Settings, meta: PodMetadata | None) -> bool:
-    """The pod's `shipper.io/parser` annotation decides (`json` on, any other value off),
+def json_wanted(settings: Settings, meta: PodMetadata | None, container: str | None = None) -> bool:
+    """The container's `shipper.io/parser-<container>` annotation, else the pod's
+    `shipper.io/parser`, decides (`json` on, any other value, `none` among them, off),
     else `SHIPPER_MERGE_JSON`."""
-    if meta is not None and meta.parser:
-        return meta.parser.lower() == "json"
+    parser = container_option(meta, "parser", container) or (meta and meta.parser)
+    if parser:
+        return parser.lower() == "json"
     return settings.merge_json
 
 

@@ -27,7 +27,9 @@ from shipper.record import Record
 from shipper.settings import Settings
 from shipper.transforms.kubernetes import PodMetadata
 from shipper.transforms.lines import bounded_text
+from shipper.transforms.multiline_custom import NONE, CustomRule, custom_rules, multiline_value
 from shipper.transforms.multiline_rules import RULES, Rules, Step
+from shipper.transforms.pod_options import container_option
 
 IDLE_SECONDS = 1.0
 _FIRST = itemgetter(slice(0, 1))
@@ -36,11 +38,17 @@ MAX_SPANS = 256  # closed traces remembered for restart points; beyond, merged i
 Span = tuple[int, int, int]  # (first line offset, last line offset, base) of a closed trace
 
 
-def multiline_kind(settings: Settings, meta: PodMetadata | None) -> str | None:
-    """The pod's `shipper.io/multiline` annotation, else `SHIPPER_MULTILINE` (or None)."""
-    if meta is not None and meta.multiline:
-        return meta.multiline
-    return settings.multiline
+def multiline_kind(
+    settings: Settings, meta: PodMetadata | None, container: str | None = None
+) -> str | None:
+    """The container's `shipper.io/multiline-<container>` annotation, else the pod's
+    `shipper.io/multiline`, else `SHIPPER_MULTILINE` (or None); `none` turns joining off."""
+    own = container_option(meta, "multiline", container)
+    kind = own and multiline_value(own, settings.multiline_rules)
+    if not kind and meta is not None:
+        kind = meta.multiline
+    kind = kind or settings.multiline
+    return None if kind == NONE else kind
 
 
 class _Trace:
@@ -151,7 +159,8 @@ class TraceJoiner:
     def flush_idle(self, now: float) -> list[Record]:
         """Emit the traces that got no line for `idle` seconds."""
         out: list[Record] = []
-        for trace in [t for t in self._open.values() if now - t.last >= self._idle]:
+        idle = self._idle if self.rules is None or self.rules.idle is None else self.rules.idle
+        for trace in [t for t in self._open.values() if now - t.last >= idle]:
             self._close(trace, out)
         return out
 
@@ -226,6 +235,9 @@ def _utf8_len(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode())
 
 
-def rules_for(kind: str | None) -> Rules | None:
-    """The rules of a multiline kind (`java`, `python`, `go`), or None for no joining."""
-    return RULES[kind] if kind else None
+def rules_for(kind: str | None, custom: tuple[CustomRule, ...] = ()) -> Rules | None:
+    """The rules of a multiline kind (`java`, `python`, `go`, a custom rule's name or a
+    rule given whole), or None for no joining."""
+    if not kind:
+        return None
+    return RULES[kind] if kind in RULES else custom_rules(kind, custom)

@@ -24,6 +24,7 @@ from shipper.transforms.kubernetes.client import MAX_OBJECT_BYTES, KubeApiError,
 from shipper.transforms.kubernetes.metadata import (
     MalformedObject,
     PodMetadata,
+    namespace_annotations,
     namespace_labels,
     object_uid,
     pod_metadata,
@@ -80,12 +81,14 @@ class KubernetesMetadata:
         self._cache = PodCache(clock)
         self._client = KubeClient(settings, clock) if settings.kube_url else None
         self._namespace_labels: dict[str, dict[str, str]] = {}
+        self._namespace_annotations: dict[str, dict[str, str]] = {}  # shipper.io/* ones
+        self._watch_namespaces = settings.kube_namespace_labels or settings.namespace_rate_limits
         self._subscribers: list[Callable[[PodMetadata], None]] = []
         self._waiters: dict[_PodKey, list[asyncio.Future[None]]] = {}
         self._fetches: OrderedDict[_FetchKey, tuple[float, asyncio.Task[bool]]] = OrderedDict()
         self._get_limit = _RateLimit(DIRECT_GET_RATE, clock)
         self._pods_synced = False
-        self._namespaces_synced = not settings.kube_namespace_labels
+        self._namespaces_synced = not self._watch_namespaces
         self._closed = False
         self._malformed_said: set[str] = set()
 
@@ -167,7 +170,7 @@ class KubernetesMetadata:
                 self._backoff_cap,
             )
         ]
-        if self._settings.kube_namespace_labels:
+        if self._watch_namespaces:
             watches.append(
                 ListWatch(
                     self._client,
@@ -213,6 +216,9 @@ class KubernetesMetadata:
         labels = self._namespace_labels.get(meta.namespace)
         if labels is not None and self._settings.kube_namespace_labels:
             meta = dataclasses.replace(meta, namespace_labels=labels)
+        annotations = self._namespace_annotations.get(meta.namespace)
+        if annotations:
+            meta = dataclasses.replace(meta, namespace_annotations=annotations)
         return meta
 
     def _replace_pods(self, pods: list[Any]) -> None:
@@ -288,17 +294,23 @@ class KubernetesMetadata:
 
     def _replace_namespaces(self, namespaces: list[Any]) -> None:
         fresh = {}
+        fresh_annotations = {}
         for namespace in namespaces:
             try:
                 name, labels = namespace_labels(namespace, self._settings)
+                fresh_annotations[name] = namespace_annotations(namespace)
             except MalformedObject as exc:
                 self._skip(exc)
                 continue
             fresh[name] = labels
         changed = [
-            name for name, labels in fresh.items() if self._namespace_labels.get(name) != labels
+            name
+            for name, labels in fresh.items()
+            if self._namespace_labels.get(name) != labels
+            or self._namespace_annotations.get(name) != fresh_annotations[name]
         ]
         self._namespace_labels = fresh
+        self._namespace_annotations = fresh_annotations
         self._namespaces_synced = True
         for name in changed:
             self._relabel(name)
@@ -306,21 +318,32 @@ class KubernetesMetadata:
     def _apply_namespace_event(self, kind: str, namespace: Any) -> None:
         try:
             name, labels = namespace_labels(namespace, self._settings)
+            annotations = namespace_annotations(namespace)
         except MalformedObject as exc:
             self._skip(exc)
             return
         if kind == "DELETED":
             self._namespace_labels.pop(name, None)  # its pods keep the labels they had
+            self._namespace_annotations.pop(name, None)
             return
-        if self._namespace_labels.get(name) != labels:
+        if (
+            self._namespace_labels.get(name) != labels
+            or self._namespace_annotations.get(name) != annotations
+        ):
             self._namespace_labels[name] = labels
+            self._namespace_annotations[name] = annotations
             self._relabel(name)
 
     def _relabel(self, namespace: str) -> None:
         labels = self._namespace_labels.get(namespace)
+        if not self._settings.kube_namespace_labels:
+            labels = None
+        annotations = self._namespace_annotations.get(namespace) or {}
         changed = []
         for meta in self._cache.in_namespace(namespace):
-            updated = dataclasses.replace(meta, namespace_labels=labels)
+            updated = dataclasses.replace(
+                meta, namespace_labels=labels, namespace_annotations=annotations
+            )
             if self._cache.put(updated):
                 changed.append(updated)
         self._notify(changed)
