@@ -418,6 +418,11 @@ def _build(r: _Reader, flags: RunFlags, terminal: bool = False) -> Settings:
         namespace_rate_limits=r.get(
             "SHIPPER_NAMESPACE_RATE_LIMITS", parse=_bool, default=d.namespace_rate_limits
         ),
+        rate_limit_interval=r.get(
+            "SHIPPER_RATE_LIMIT_INTERVAL",
+            parse=_at_least(parse_duration, 0.1, "100ms"),
+            default=d.rate_limit_interval,
+        ),
         multiline_rules=multiline_rules,
         metrics_addr=_metrics_addr(r),
         log_level=r.get(

@@ -310,7 +310,9 @@ class Pipeline:
         self.metrics = metrics
         self.enricher = enricher
         self.json_fields = JsonFields(settings.merge_json_key, metrics)
-        self.limiter = RateLimiter(settings.rate_limits, metrics)
+        self.limiter = RateLimiter(
+            settings.rate_limits, metrics, interval=settings.rate_limit_interval
+        )
         self._outbox = Outbox()
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()

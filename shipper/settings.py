@@ -94,6 +94,7 @@ class Settings:
     filters: tuple[FilterRule, ...] = ()
     rate_limits: tuple[RateLimit, ...] = ()
     namespace_rate_limits: bool = False  # read namespaces' shipper.io/rate-limit
+    rate_limit_interval: float = 10.0  # a file's drop marker at most this often
     multiline_rules: tuple[CustomRule, ...] = ()
     # --- observability
     metrics_addr: str = "0.0.0.0:24231"

@@ -8,7 +8,7 @@ shared by its files. A record takes a token or is dropped where it is, before an
 on it: a throttled namespace costs the others nothing. A file with no limit has no
 `FileLimit` and pays nothing per record.
 
-Once per `MARKER_INTERVAL` at most, a file that dropped records gets one marker record
+Once per `SHIPPER_RATE_LIMIT_INTERVAL` at most, a file that dropped records gets one marker record
 saying how many lines of which container were dropped: the gap is visible next to the
 logs. The marker takes the time, stream and offset of the first line it stands for
 (so its id is that line's, which was never shipped).
@@ -32,7 +32,6 @@ from shipper.transforms.rule_lists import parse_list
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_ANNOTATION = "shipper.io/rate-limit"  # on a namespace
-MARKER_INTERVAL = 10.0  # seconds: one marker per file at most this often
 ANY_NAMESPACE = "*"
 Per = Literal["namespace", "pod", "container"]
 _PER = ("namespace", "pod", "container")
@@ -124,6 +123,7 @@ class FileLimit:
         "_clock",
         "_counter",
         "_first",
+        "_interval",
         "_metrics",
         "_since",
         "dropped",
@@ -141,8 +141,10 @@ class FileLimit:
         namespace: str,
         metrics: Metrics,
         clock: Callable[[], float],
+        interval: float,
     ) -> None:
         self.key = key
+        self._interval = interval
         self._bucket = bucket
         self.limit = limit
         self.who = who  # namespace/pod/container, for the marker
@@ -178,7 +180,7 @@ class FileLimit:
 
     def due(self, now: float) -> bool:
         """A marker is owed: records were dropped at least an interval ago."""
-        return self._first is not None and now - self._since >= MARKER_INTERVAL
+        return self._first is not None and now - self._since >= self._interval
 
     def _marker(self, now: float) -> Record:
         first = self._first
@@ -201,8 +203,10 @@ class RateLimiter:
         limits: tuple[RateLimit, ...],
         metrics: Metrics,
         clock: Callable[[], float] = time.monotonic,
+        interval: float = 10.0,
     ) -> None:
         self._limits = {limit.namespace: limit for limit in limits}
+        self._interval = interval
         self._metrics = metrics
         self._clock = clock
         self._buckets: weakref.WeakValueDictionary[tuple[Any, ...], Bucket] = (
@@ -232,7 +236,9 @@ class RateLimiter:
         if bucket is None:
             bucket = self._buckets[key] = Bucket(limit, self._clock())
         who = "/".join(n for n in (namespace, pod, container) if n)
-        return FileLimit(key, bucket, limit, who, namespace, self._metrics, self._clock)
+        return FileLimit(
+            key, bucket, limit, who, namespace, self._metrics, self._clock, self._interval
+        )
 
 
 def namespace_limit(meta: PodMetadata | None) -> RateLimit | None:

@@ -11,7 +11,6 @@ from shipper.config import ConfigError, load_settings
 from shipper.observe.metrics import Metrics
 from shipper.settings import Settings
 from shipper.transforms.rate_limit import (
-    MARKER_INTERVAL,
     RateLimit,
     RateLimiter,
     parse_annotation,
@@ -20,6 +19,8 @@ from shipper.transforms.rate_limit import (
 from tests.transforms.conftest import FakeClock
 from tests.transforms.test_filters import meta, value
 from tests.transforms.test_multiline import File, cri, cri_file
+
+MARKER_INTERVAL = 10.0
 
 
 def limited(limits: str, clock: FakeClock) -> File:
