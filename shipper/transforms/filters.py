@@ -136,11 +136,18 @@ class FileFilter:
         for search, keep, counter in self._rules:
             if not records:
                 break
-            hits = map(search, records.texts)
-            mask = list(map(truth, hits) if keep else map(_is_none, hits))
+            texts = records.texts
+            # A first pass that stops at the first record dropped: usually none is, and
+            # then no mask is built.
+            if keep:
+                if all(map(search, texts)):
+                    continue
+                mask = list(map(truth, map(search, texts)))
+            else:
+                if not any(map(search, texts)):
+                    continue
+                mask = list(map(_is_none, map(search, texts)))
             kept = sum(mask)
-            if kept == len(mask):
-                continue
             counter.inc(len(mask) - kept)
             self._metrics.dropped("filter", len(mask) - kept)
             records = select(records, mask)
