@@ -121,10 +121,9 @@ def _names(value: Any, key: str) -> frozenset[str]:
 class FileFilter:
     """The rules of one file, ready to run over its records' texts."""
 
-    __slots__ = ("_metrics", "_rules", "names")
+    __slots__ = ("_metrics", "_rules")
 
     def __init__(self, rules: Sequence[FilterRule], metrics: Metrics) -> None:
-        self.names = tuple(rule.name for rule in rules)  # to tell whether rules changed
         self._metrics = metrics
         self._rules: list[tuple[Callable[[str], Any], bool, Any]] = [
             (rule.pattern.search, rule.keep, metrics.records_filtered.labels(rule=rule.name))

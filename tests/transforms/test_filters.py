@@ -3,6 +3,8 @@ FilePipeline (records in, documents and positions out)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from shipper.transforms.filters import FileFilter, file_filter, parse_filters, s
 from shipper.transforms.kubernetes.metadata import PodMetadata, pod_metadata
 from shipper.transforms.selector import parse_selector
 from tests.fakes.kube_apiserver import make_pod
+from tests.test_cli import config_lines, shipper_cmd
 from tests.transforms.test_multiline import File, cri_file
 
 PROBES = "[{name: probes, drop: 'kube-probe/'}]"
@@ -167,3 +170,19 @@ def test_filters_from_json_and_yaml_are_the_same() -> None:
     as_yaml = load_settings({"SHIPPER_FILTERS": "- name: p\n  drop: kube-probe/\n"})
     assert as_json.filters == as_yaml.filters
     assert as_json.filters[0].pattern.pattern == "kube-probe/"
+
+
+def test_check_config_shows_the_rules_as_written(tmp_path: Path) -> None:
+    env = {
+        "SHIPPER_FILTERS": "[{name: probes, drop: kube-probe/, namespaces: [shop]}]",
+        "SHIPPER_RATE_LIMITS": "[{namespace: noisy, rate: 5}]",
+    }
+    done = shipper_cmd("check-config", "--state-dir", str(tmp_path / "state"), env=env)
+    assert done.returncode == 0, done.stderr
+    lines = config_lines(done.stdout)
+    assert json.loads(lines["SHIPPER_FILTERS"][0]) == [
+        {"name": "probes", "pattern": "kube-probe/", "keep": False, "namespaces": ["shop"]}
+    ]
+    assert json.loads(lines["SHIPPER_RATE_LIMITS"][0]) == [
+        {"namespace": "noisy", "rate": 5.0, "burst": 5, "per": "namespace"}
+    ]
