@@ -8,9 +8,9 @@ shared by its files. A record takes a token or is dropped where it is, before an
 on it: a throttled namespace costs the others nothing. A file with no limit has no
 `FileLimit` and pays nothing per record.
 
-Once per `SHIPPER_RATE_LIMIT_INTERVAL` at most, a file that dropped records gets one marker record
-saying how many lines of which container were dropped: the gap is visible next to the
-logs. The marker takes the time, stream and offset of the first line it stands for
+Once per `SHIPPER_RATE_LIMIT_INTERVAL` at most, a file that dropped records gets one
+marker record saying how many lines of which container were dropped: the gap is visible
+next to the logs. The marker takes the time, stream and offset of the first line it stands for
 (so its id is that line's, which was never shipped).
 """
 
@@ -69,9 +69,10 @@ def parse_annotation(text: str, namespace: str) -> RateLimit:
 def _limit(entry: Any, where: str, namespace: str | None) -> RateLimit:
     if not isinstance(entry, dict):
         raise ValueError(f"{where} is not a mapping (example: {{namespace: noisy, rate: 100}})")
-    unknown = set(entry) - _KEYS - ({"namespace"} if namespace is None else set())
-    if unknown or (namespace is not None and "namespace" in entry):
-        raise ValueError(f"{where} has unknown keys {sorted(unknown)}; known: {sorted(_KEYS)}")
+    known = _KEYS if namespace is None else _KEYS - {"namespace"}
+    unknown = set(entry) - known
+    if unknown:
+        raise ValueError(f"{where} has unknown keys {sorted(unknown)}; known: {sorted(known)}")
     if namespace is None:
         namespace = entry.get("namespace")
         if not isinstance(namespace, str) or not namespace:

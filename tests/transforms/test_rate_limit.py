@@ -116,3 +116,8 @@ def test_bad_limits_fail_at_startup_naming_the_variable(text: str, message: str)
         load_settings({"SHIPPER_RATE_LIMITS": text})
     assert caught.value.errors[0].startswith("SHIPPER_RATE_LIMITS=")
     assert message in caught.value.errors[0]
+
+
+def test_an_annotation_names_no_namespace() -> None:
+    with pytest.raises(ValueError, match=r"unknown keys \['namespace'\]"):
+        parse_annotation("rate=5,namespace=other", "ns")
