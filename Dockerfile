@@ -13,10 +13,13 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY shipper/ shipper/
 # shipper's wheel and its dependencies' wheels: the final stage then installs offline.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# EXTRAS adds optional dependencies: --build-arg EXTRAS='[aws]' for Amazon OpenSearch (SigV4).
+ARG EXTRAS=""
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".${EXTRAS}"
 
 FROM ${PYTHON_IMAGE}
 ARG VERSION=0.1.0
+ARG EXTRAS=""
 LABEL org.opencontainers.image.title="shipper" \
       org.opencontainers.image.description="Kubernetes node log agent: container logs to Elasticsearch" \
       org.opencontainers.image.version="${VERSION}" \
@@ -26,7 +29,7 @@ LABEL org.opencontainers.image.title="shipper" \
 # /var/lib/shipper (SHIPPER_STATE_DIR) is owned by the image's user for `docker run`; the
 # DaemonSet mounts the node's directory over it.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels /wheels/shipper-*.whl \
+    pip install --no-cache-dir --no-index --find-links=/wheels "$(echo /wheels/shipper-*.whl)${EXTRAS}" \
     && mkdir -p /var/lib/shipper \
     && chown 65532:65532 /var/lib/shipper
 # Unprivileged by default (e.g. `docker run` on sample logs). On a node the DaemonSet runs it

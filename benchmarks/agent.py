@@ -7,13 +7,14 @@ The child's CPU time and peak RSS come from `wait4`, so they are the agent's alo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +118,18 @@ class AgentProcess:
                 return float(line.split()[1])
         return 0.0
 
+    def sample(self) -> tuple[float, float]:
+        """The running agent's CPU seconds so far (user + sys) and its RSS now, in MiB."""
+        stat = Path(f"/proc/{self.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        ticks = os.sysconf("SC_CLK_TCK")
+        cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        rss_kib = next(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
+        )
+        return cpu, rss_kib / 1024
+
     def wait(self, timeout: float) -> Usage:
         """Until the agent exits; killed (and `AgentFailed`) after `timeout` seconds."""
         assert self._proc is not None
@@ -154,6 +167,21 @@ class AgentProcess:
 
     def log_tail(self, chars: int = 2000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
+
+
+@contextlib.contextmanager
+def running_agent(
+    paths: Sequence[str], es_url: str, workdir: Path, settings: Mapping[str, str]
+) -> Iterator[AgentProcess]:
+    """A long-running agent, ready (its `/readyz` answered 200); killed on the way out if
+    the scenario did not `stop` it."""
+    agent = AgentProcess(paths, es_url, workdir, once=False, settings=settings)
+    agent.start()
+    try:
+        agent.wait_ready()
+        yield agent
+    finally:
+        agent.close()
 
 
 def _free_port() -> int:

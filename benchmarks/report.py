@@ -91,6 +91,7 @@ def markdown(report: dict[str, Any]) -> str:
         )
     if rows:
         out += ["| delay | p50 | p99 | max |", "|---|---|---|---|", *rows, ""]
+    out += _many_rows(report)
     out += [f"- {line}" for line in _notes(report)]
     if report.get("profile"):
         out += ["", "Profile of a second `--once` run (py-spy), top functions by own time:", ""]
@@ -100,6 +101,46 @@ def markdown(report: dict[str, Any]) -> str:
             for row in report["profile"]
         ]
     return "\n".join(out) + "\n"
+
+
+def _many_rows(report: dict[str, Any]) -> list[str]:
+    """The many-file scenarios, one row each, with the 20-file run beside the busy one."""
+    rows = []
+    for name, result in report.items():
+        if name.startswith("many-busy"):
+            rows.append(
+                f"| {result['files']:,} files writing {result['rate']:,.0f} records/s "
+                f"for {result['write_seconds']:.0f} s | {result['cpu_s_per_million']:.2f} "
+                f"CPU-s per million | {result['peak_rss_mib']:.0f} MiB | delay p50 "
+                f"{_seconds(result['p50_s'])}, p99 {_seconds(result['p99_s'])}, max "
+                f"{_seconds(result['max_s'])}; {result['delivered']:,} of "
+                f"{result['written']:,} delivered |"
+            )
+    idle = report.get("many-idle")
+    if idle:
+        rows.append(
+            f"| {idle['files']:,} files idle for {idle['idle_seconds']:.0f} s "
+            f"| {idle['core_share']:.2%} of a core | RSS {idle['rss_start_mib']:.1f} → "
+            f"{idle['rss_end_mib']:.1f} MiB | |"
+        )
+    first = report.get("startup")
+    if first:
+        rows.append(
+            f"| start-up (median of {first['runs']}) | `version` {first['version_s']:.3f} s, "
+            f"`check-config` {first['check_config_s']:.3f} s | | first document "
+            f"{first['first_document_s']:.3f} s (max {first['first_document_max_s']:.3f} s) |"
+        )
+    churn = report.get("churn")
+    if churn:
+        rows.append(
+            f"| {churn['per_second']:g} pods a second created and deleted for "
+            f"{churn['seconds']:.0f} s | {churn['core_share']:.2%} of a core "
+            f"| {churn['peak_rss_mib']:.0f} MiB | {churn['delivered']:,} of "
+            f"{churn['written']:,} lines delivered |"
+        )
+    if not rows:
+        return []
+    return ["| many files | CPU | memory | delivery |", "|---|---|---|---|", *rows, ""]
 
 
 def _delay_row(name: str, result: dict[str, Any]) -> str:

@@ -34,6 +34,11 @@ def make_container(root: Path, pod: str, namespace: str = "bench", name: str = "
     return path
 
 
+def links(root: Path) -> str:
+    """The glob of a tree's `containers/` links, as the agent is given it on a node."""
+    return f"{root}/var/log/containers/*.log"
+
+
 def cri_time(ns: int) -> str:
     """RFC 3339 with nanoseconds, UTC, as the runtimes write it."""
     seconds, fraction = divmod(ns, 10**9)

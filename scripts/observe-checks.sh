@@ -1,7 +1,7 @@
 #!/bin/sh
 # Checks of what operators load: the alerting rules (promtool check + unit tests), the
 # Grafana dashboard (structure, metric names, PromQL syntax), and a live /metrics scrape of
-# the agent running on examples/ (promtool check metrics, every metric SPEC names).
+# the agent running on examples/ (promtool check metrics, every metric of the README's table).
 # promtool comes from Debian's `prometheus` package; run `sh scripts/test.sh` first (.venv).
 # Exits non-zero on any finding.
 set -eu

@@ -1,6 +1,6 @@
 """`shipper run`: build the components from the settings, run them, stop them cleanly.
 
-Exit codes (SPEC "Command line"): 0 when everything read was delivered or
+Exit codes (README "Run it"): 0 when everything read was delivered or
 dead-lettered (or on SIGTERM after draining), 3 when `--once` could not deliver
 everything within SHIPPER_ONCE_RETRY_TIMEOUT (the cause on the last line).
 
@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 
 from shipper import __version__
 from shipper.budget import ByteBudget
@@ -34,7 +35,8 @@ from shipper.settings import Settings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.source import TailSource
 from shipper.supervisor import Supervisor
-from shipper.transforms.enrich import Enricher
+from shipper.tasks import OwnedTasks
+from shipper.transforms.enrichment.enrich import Enricher
 from shipper.transforms.kubernetes import KubernetesMetadata
 
 log = logging.getLogger("shipper.agent")
@@ -47,7 +49,7 @@ _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 def build_sink(settings: Settings, metrics: Metrics, supervisor: Supervisor) -> Sink:
     if settings.output.kind == "elasticsearch":
-        from shipper.sinks.elasticsearch import ElasticsearchSink
+        from shipper.sinks.elasticsearch.sink import ElasticsearchSink
 
         return ElasticsearchSink(settings, metrics, supervisor=supervisor)
     if settings.output.kind == "file":
@@ -142,39 +144,19 @@ class Agent:
             log.warning(note)
         await server.start()
         await sink.start()
-        tasks = [
-            supervisor.spawn("metrics-server", server.run),
-            supervisor.spawn("pipeline", pipeline.run),
-        ]
-        if kube is not None:
-            tasks.append(supervisor.spawn("kubernetes", lambda: kube.run(self.stop)))
         started, had_positions = time.monotonic(), os.path.exists(settings.positions_path)
-        if settings.once and sys.stderr.isatty():
-            progress = Progress(metrics, lambda: source.files_followed, lambda: source.lag_bytes)
-            tasks.append(asyncio.create_task(progress.run()))
+        tasks = OwnedTasks("agent", supervisor)
+        tasks.start(self._background(server, pipeline, kube, source))
         try:
             await supervisor.run("tail", lambda: source.run(self.stop), until=self.stop)
             delivered = await self._drain(pipeline, sink)
-            source.save_positions()
+            await source.save_positions()
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await tasks.close()
             await sink.close()
             await server.close()
-        failure = None
-        if not delivered:
-            cause = sink.last_failure or "not delivered in time"
-            failure = f"{sink.failed} records could not be delivered: {cause}"
-            for handler in logging.getLogger("shipper").handlers:
-                handler.flush()  # repeats held back by the log go before the last line
-            log.error(
-                "%d records could not be delivered, their positions were not saved: %s",
-                sink.failed,
-                cause,
-                extra={"undelivered": sink.failed},
-            )
-        else:
+        failure = None if delivered else _undelivered(sink)
+        if failure is None:
             log.info("shipper stopped")
         if settings.once:
             seconds = time.monotonic() - started
@@ -182,6 +164,25 @@ class Agent:
             print(summary_line(metrics, files, seconds, had_positions, failure), file=sys.stderr)
             return 0 if delivered else 3
         return 0
+
+    def _background(
+        self,
+        server: ObserveServer,
+        pipeline: Pipeline,
+        kube: KubernetesMetadata | None,
+        source: TailSource,
+    ) -> dict[str, Callable[[], Awaitable[None]]]:
+        """The tasks that run beside the tail source, by name."""
+        runs: dict[str, Callable[[], Awaitable[None]]] = {
+            "metrics-server": server.run,
+            "pipeline": pipeline.run,
+        }
+        if kube is not None:
+            runs["kubernetes"] = lambda: kube.run(self.stop)
+        if self.settings.once and sys.stderr.isatty():
+            files, lag = (lambda: source.files_followed), (lambda: source.lag_bytes)
+            runs["progress"] = Progress(self.metrics, files, lag).run
+        return runs
 
     async def _drain(self, pipeline: Pipeline, sink: Sink) -> bool:
         """Hand everything read to the sink and wait for its delivery: with --once as long as
@@ -195,6 +196,21 @@ class Agent:
             log.error("records read were not handed to the output within %s s", STOP_DRAIN_SECONDS)
             return False
         return await sink.drain(max(0.0, deadline - time.monotonic()) if stopping else None)
+
+
+def _undelivered(sink: Sink) -> str:
+    """Say, as the last line of the log, that records were not delivered and why; the
+    same words for --once's summary line."""
+    cause = sink.last_failure or "not delivered in time"
+    for handler in logging.getLogger("shipper").handlers:
+        handler.flush()  # repeats held back by the log go before the last line
+    log.error(
+        "%d records could not be delivered, their positions were not saved: %s",
+        sink.failed,
+        cause,
+        extra={"undelivered": sink.failed},
+    )
+    return f"{sink.failed} records could not be delivered: {cause}"
 
 
 def _hard_stop(signum: int) -> None:

@@ -1,6 +1,6 @@
 """The memory bound: read-but-unacknowledged bytes never exceed SHIPPER_BUFFER_MAX_BYTES.
 
-Readers `acquire` before reading and tickets `release` when their events are
+Readers `acquire` before reading and tickets `release` when their records are
 acknowledged; while the budget is spent, reading pauses and the files on disk are
 the buffer.
 

@@ -13,52 +13,49 @@ from collections.abc import Callable
 
 from shipper import __version__
 from shipper.config import ConfigError, RunFlags, explain, ignored_variables, load_settings
+from shipper.config.table import TABLE
 from shipper.preflight import check_startup
 from shipper.settings import Output, Settings
 
 _BAD_CONFIG = 2
 _CONNECT_FAILED = 1
 
-# The variables most setups touch, by topic, with their defaults as one would write them
-# (tests check each against the parsed default). The README lists all of them.
-_HELP_VARIABLES: dict[str, list[tuple[str, str, str]]] = {
+# The variables most setups touch, by topic, with a short meaning; their defaults come from
+# the configuration table. The README lists all of them.
+_HELP_VARIABLES: dict[str, list[tuple[str, str]]] = {
     "input": [
-        ("SHIPPER_PATHS", "/var/log/containers/*.log", "comma-separated globs to tail"),
-        ("SHIPPER_EXCLUDE_PATHS", "", "globs to skip"),
-        ("SHIPPER_READ_FROM", "head", "head or tail: where a file without a position starts"),
-        ("SHIPPER_STATE_DIR", "/var/lib/shipper", "positions and dead-letter file"),
+        ("SHIPPER_PATHS", "comma-separated globs to tail"),
+        ("SHIPPER_EXCLUDE_PATHS", "globs to skip"),
+        ("SHIPPER_READ_FROM", "head or tail: where a file without a position starts"),
+        ("SHIPPER_STATE_DIR", "positions and dead-letter file"),
     ],
     "output": [
-        ("SHIPPER_OUTPUT", "", "elasticsearch (when hosts are set), stdout, file:PATH"),
-        ("SHIPPER_ES_HOSTS", "", "https://es-0:9200,https://es-1:9200 (user:pass@ accepted)"),
-        ("SHIPPER_ES_USER", "", "basic auth user; SHIPPER_ES_PASSWORD its password"),
-        ("SHIPPER_ES_API_KEY", "", "API key (instead of a user)"),
-        ("SHIPPER_ES_CA_FILE", "", "PEM CA of the cluster"),
-        ("SHIPPER_ES_INDEX", "logstash-%Y.%m.%d", "index name; {a.b} inserts a field"),
-        ("SHIPPER_ES_TEMPLATE", "none", "install: put an index template at start"),
+        ("SHIPPER_OUTPUT", "elasticsearch (when hosts are set), stdout, file:PATH"),
+        ("SHIPPER_ES_HOSTS", "https://es-0:9200,https://es-1:9200 (user:pass@ accepted)"),
+        ("SHIPPER_ES_USER", "basic auth user; SHIPPER_ES_PASSWORD its password"),
+        ("SHIPPER_ES_API_KEY", "API key (instead of a user)"),
+        ("SHIPPER_ES_CA_FILE", "PEM CA of the cluster"),
+        ("SHIPPER_ES_INDEX", "index name; {a.b} inserts a field"),
+        ("SHIPPER_ES_TEMPLATE", "install: put an index template at start"),
     ],
     "Kubernetes": [
-        ("SHIPPER_KUBERNETES", "auto", "auto (on inside a cluster), on, off"),
-        ("SHIPPER_KUBE_URL", "", "API server; default from KUBERNETES_SERVICE_HOST"),
-        (
-            "SHIPPER_KUBE_TOKEN_FILE",
-            "/var/run/secrets/kubernetes.io/serviceaccount/token",
-            "service-account token",
-        ),
-        ("NODE_NAME", "", "this node (downward API): only its pods are watched"),
+        ("SHIPPER_KUBERNETES", "auto (on inside a cluster), on, off"),
+        ("SHIPPER_KUBE_URL", "API server; default from KUBERNETES_SERVICE_HOST"),
+        ("SHIPPER_KUBE_TOKEN_FILE", "service-account token"),
+        ("NODE_NAME", "this node (downward API): only its pods are watched"),
     ],
     "limits": [
-        ("SHIPPER_MAX_RECORD_BYTES", "1MiB", "longer records are cut and marked"),
-        ("SHIPPER_BATCH_MAX_BYTES", "5MiB", "one bulk request at most"),
-        ("SHIPPER_FLUSH_INTERVAL", "1s", "a partial batch waits at most this long"),
-        ("SHIPPER_CONCURRENCY", "2", "bulk requests in flight"),
-        ("SHIPPER_BUFFER_MAX_BYTES", "16MiB", "read but unacknowledged bytes in memory"),
-        ("SHIPPER_ONCE_RETRY_TIMEOUT", "60s", "--once gives up delivering after this"),
+        ("SHIPPER_MAX_RECORD_BYTES", "longer records are cut and marked"),
+        ("SHIPPER_BATCH_MAX_BYTES", "one bulk request at most"),
+        ("SHIPPER_FLUSH_INTERVAL", "a partial batch waits at most this long"),
+        ("SHIPPER_CONCURRENCY", "bulk requests in flight"),
+        ("SHIPPER_BUFFER_MAX_BYTES", "read but unacknowledged bytes in memory"),
+        ("SHIPPER_ONCE_RETRY_TIMEOUT", "--once gives up delivering after this"),
     ],
     "observability": [
-        ("SHIPPER_METRICS_ADDR", "0.0.0.0:24231", "/metrics, /healthz, /readyz (port 0: any)"),
-        ("SHIPPER_LOG_LEVEL", "info", "debug, info, warning, error"),
-        ("SHIPPER_LOG_FORMAT", "json", "json, or text (the default on a terminal)"),
+        ("SHIPPER_METRICS_ADDR", "/metrics, /healthz, /readyz (port 0: any)"),
+        ("SHIPPER_LOG_LEVEL", "debug, info, warning, error"),
+        ("SHIPPER_LOG_FORMAT", "json, or text (the default on a terminal)"),
     ],
 }
 
@@ -116,7 +113,7 @@ def _replay_dead_letter(args: argparse.Namespace) -> int:
     settings = _load(args)
     if settings is None:
         return _BAD_CONFIG
-    from shipper.sinks.replay import replay_dead_letter
+    from shipper.commands.replay import replay_dead_letter
 
     return replay_dead_letter(settings, args.file or settings.dead_letter_path)
 
@@ -170,9 +167,18 @@ def _plain(value: object) -> object:
     raise TypeError(f"{type(value).__name__} cannot be shown")
 
 
+def help_variables() -> dict[str, list[tuple[str, str, str]]]:
+    """The variables `--help` lists, by topic: name, default (from the table), meaning."""
+    defaults = {variable.name: variable.default for variable in TABLE}
+    return {
+        group: [(name, defaults[name], meaning) for name, meaning in variables]
+        for group, variables in _HELP_VARIABLES.items()
+    }
+
+
 def _variables_help() -> str:
     lines = ["environment variables (flags override them; check-config shows every value):"]
-    for group, variables in _HELP_VARIABLES.items():
+    for group, variables in help_variables().items():
         lines.append(f"  {group}:")
         for name, default, meaning in variables:
             shown = f"(default: {default})" if default else ""
@@ -181,16 +187,8 @@ def _variables_help() -> str:
     return "\n".join(lines)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="shipper",
-        description="Kubernetes node log agent: container logs to Elasticsearch.",
-        epilog=_variables_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"shipper {__version__}")
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-
+def _shared_flags() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The flags several commands take: where state and Elasticsearch are; what to read."""
     location = argparse.ArgumentParser(add_help=False)
     location.add_argument("--state-dir", metavar="DIR", help="positions and dead-letter file")
     location.add_argument(
@@ -203,6 +201,19 @@ def _parser() -> argparse.ArgumentParser:
     pipeline.add_argument(
         "--once", action="store_true", help="read every file to its end, deliver, exit"
     )
+    return location, pipeline
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shipper",
+        description="Kubernetes node log agent: container logs to Elasticsearch.",
+        epilog=_variables_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"shipper {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    location, pipeline = _shared_flags()
 
     run = commands.add_parser(
         "run",

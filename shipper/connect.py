@@ -15,8 +15,8 @@ import httpx
 import orjson
 
 from shipper.settings import Settings
-from shipper.sinks.es_client import PROBE_TIMEOUT, build_client
-from shipper.sinks.index_name import compile_index_pattern
+from shipper.sinks.elasticsearch.client import PROBE_TIMEOUT, build_client
+from shipper.sinks.elasticsearch.data_stream import target_pattern
 from shipper.transforms.kubernetes.client import KubeApiError, KubeClient
 
 
@@ -70,7 +70,7 @@ async def _elasticsearch(
     else:
         product = f"Elasticsearch {number} ({version.get('build_flavor', '?')} distribution)"
     parts = [f"{product}, cluster {info.get('cluster_name', '?')}"]
-    index = compile_index_pattern(settings.es_index).wildcard
+    index = target_pattern(settings).wildcard
     privilege = "create_doc" if settings.es_op_type == "create" else "index"
     may, text = await _privileges(client, base, settings, index, privilege)
     parts.append(text)

@@ -1,17 +1,16 @@
 """Wires the tail source to a sink: bytes -> records -> documents -> batches.
 
-The source calls `FilePipeline.feed` synchronously with each chunk it read; the
-chunk's records become `Documents` blocks that wait in the outbox, in their file's
-queue, and a single sender task hands the blocks to the sink one at a time, the
-files taking turns (`shipper.outbox`): when the sink is the bottleneck, a quiet
-file's block does not wait behind a flooding file's. Acknowledgements go back
-through each block's ticket. Records stay columns all the way; only trace joining (opt-in)
-walks them one by one.
+The source calls `FilePipeline.feed` (`shipper.file_pipeline`) synchronously with each
+chunk it read; the chunk's records become `Documents` blocks (`shipper.block_encoding`)
+that wait in the outbox, in their file's queue, and a single sender task hands the
+blocks to the sink one at a time, the files taking turns (`shipper.outbox`): when the
+sink is the bottleneck, a quiet file's block does not wait behind a flooding file's.
+Acknowledgements go back through each block's ticket. Records stay columns all the way;
+only trace joining (opt-in) walks them one by one.
 
-Documents can be far larger than the bytes they came from (a pod's metadata is
-repeated in each), so records are encoded a block at a time, each only once the byte
-budget has room for its estimated size; records that do not fit wait, ticketed, for
-acknowledgements to free memory (`Pipeline.encode`).
+Records are encoded a block at a time, each only once the byte budget has room for its
+estimated size; records that do not fit wait for acknowledgements to free memory
+(`Pipeline.encode`).
 """
 
 from __future__ import annotations
@@ -20,277 +19,31 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Coroutine
 from typing import Any
 
 from shipper.budget import SMALL_REQUEST, ByteBudget
+from shipper.file_pipeline import FilePipeline, PodKey
 from shipper.observe.metrics import Metrics
 from shipper.outbox import Outbox
-from shipper.record import AckTracker, Documents, Records
+from shipper.record import Documents
+from shipper.restart import AckTracker
 from shipper.settings import Settings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.consumer import FileConsumer, FileInfo
-from shipper.transforms.decoder import Decoder
-from shipper.transforms.detect import make_decoder
-from shipper.transforms.document import DocumentEncoder
-from shipper.transforms.enrich import TRUNCATED_KEY, Enricher
-from shipper.transforms.filters import FileFilter, file_filter
-from shipper.transforms.json_fields import JsonFields, json_wanted
+from shipper.transforms.decoding.decoder import Decoder
+from shipper.transforms.decoding.detect import make_decoder
+from shipper.transforms.encoding.json_fields import JsonFields
+from shipper.transforms.enrichment.enrich import Enricher
+from shipper.transforms.filtering.rate_limit import RateLimiter
 from shipper.transforms.kubernetes import PodMetadata
-from shipper.transforms.multiline import TraceJoiner, multiline_kind, rules_for
-from shipper.transforms.naming import names_from_path
-from shipper.transforms.pod_options import excluded
-from shipper.transforms.rate_limit import FileLimit, RateLimiter, namespace_limit
 
 log = logging.getLogger("shipper.pipeline")
 
-_PodKey = tuple[str | None, str | None]
 MAX_BLOCK_BYTES = 1024 * 1024  # documents encoded at once at most (estimated), and a
 MIN_BLOCK_BYTES = 64 * 1024  # quarter of the budget if that is less, but not under this
 BUDGET_RETRY = 0.2  # seconds: records waiting for the budget look again at least this often
-
-
-class _Read:
-    """One decoder call's records, kept until they are joined into traces and shipped."""
-
-    __slots__ = ("after", "before", "clean", "data", "last", "nbytes", "records")
-
-    def __init__(
-        self,
-        records: Records,
-        before: int,
-        after: int,
-        nbytes: int,
-        data: bytes = b"",
-        clean: bool = False,
-        last: bool = False,
-    ) -> None:
-        self.records = records
-        self.before = before  # the decoder's resume offset before the call
-        self.after = after  # and after it
-        self.nbytes = nbytes
-        self.data = data  # the bytes fed, if any
-        self.clean = clean  # nothing was pending before the call but an unterminated line
-        self.last = last  # the file's end: open traces go out after these records
-
-    def exact(self) -> bool:
-        """Each record is one whole line, so each record's offset is a restart point."""
-        return self.clean and len(self.records) == self.data.count(b"\n")
-
-
-class _Pending:
-    """Records not yet (all) ticketed and encoded: they wait for room in the byte budget."""
-
-    __slots__ = ("done", "estimate", "excluded", "raw", "records", "resume")
-
-    def __init__(
-        self, records: Records, resume: int, raw: int, excluded: bool, estimate: int
-    ) -> None:
-        self.records = records
-        self.resume = resume  # where reading restarts once all of them are acknowledged
-        self.raw = raw  # the bytes read for them, held in the budget
-        self.excluded = excluded  # their pod's records are dropped
-        self.estimate = estimate  # the size of their documents not made yet
-        self.done = 0  # rows encoded so far
-
-
-class FilePipeline:
-    """One followed file: its decoder, trace joiner, document encoder and tracker."""
-
-    def __init__(self, pipeline: Pipeline, file: FileInfo, tracker: AckTracker) -> None:
-        self._pipeline = pipeline
-        self.file = file
-        self._tracker = tracker
-        self._decoder = pipeline.new_decoder()
-        self._line_start: int | None = None  # where the file's unterminated line starts
-        self._joiner: TraceJoiner | None = None
-        self.names = names_from_path(file.path, file.link)
-        meta = pipeline.enricher.known(self.names)
-        self._excluded = excluded(meta, self.names.container_name)
-        self._filter: FileFilter | None = None  # drop and keep rules, if any cover the file
-        self._limit: FileLimit | None = None  # its rate limit, if any
-        self._encoder = DocumentEncoder(file.key, self.names.container_id, self._fields(meta))
-        # Reads wait here, neither joined nor ticketed, while the pod's metadata (which
-        # may ask for trace joining) is looked up: a bounded time.
-        self._held: list[_Read] | None = None
-        self._backlog: deque[_Pending] = deque()  # in file order
-        self._issued = tracker.committed  # the resume offset of the last ticket issued
-        self._structure(meta)
-        if meta is None and pipeline.enricher.can_know(self.names):
-            self._held = []
-            pipeline.spawn(self._await_metadata())
-
-    @property
-    def pod_key(self) -> _PodKey:
-        return self.names.namespace_name, self.names.pod_name
-
-    def apply(self, meta: PodMetadata | None) -> None:
-        """Use this pod metadata from now on (documents already encoded keep theirs)."""
-        if meta is not None:
-            self._encoder.set_fields(self._fields(meta))
-            self._excluded = excluded(meta, self.names.container_name)
-            self._structure(meta)
-
-    def feed(self, data: bytes, start: int) -> None:
-        decoder = self._decoder
-        if self._line_start is None:  # a fresh decoder: nothing before `start` is pending
-            before = self._line_start = start
-        else:
-            before = decoder.resume_offset
-        clean = before == self._line_start
-        records = decoder.feed(data, start)
-        newline = data.rfind(b"\n")
-        if newline >= 0:
-            self._line_start = start + newline + 1
-        self._take(_Read(records, before, decoder.resume_offset, len(data), data, clean))
-
-    def flush_idle(self, now: float) -> None:
-        before = self._decoder.resume_offset
-        records = self._decoder.flush_idle(now)
-        if records:
-            self._take(_Read(records, before, self._decoder.resume_offset, 0))
-        if self._joiner is not None and self._held is None:
-            joined = self._joiner.flush_idle(now)
-            if joined:
-                self._emit(Records.of(joined), self._decoder.resume_offset, 0)
-        if self._limit is not None and self._limit.due(now) and self._held is None:
-            self._emit(Records(), self._decoder.resume_offset, 0)  # the marker of drops
-
-    def finish(self) -> None:
-        before = self._decoder.resume_offset
-        records = self._decoder.finish()
-        self._take(_Read(records, before, self._decoder.resume_offset, 0, last=True))
-        self._pipeline.forget(self)
-
-    def _fields(self, meta: PodMetadata | None) -> dict[str, Any]:
-        """The documents' per-file fields, counting a trim of the pod's metadata."""
-        fields = self._pipeline.enricher.fields(self.names, meta)
-        if TRUNCATED_KEY in fields.get("kubernetes", ()):
-            self._pipeline.metrics.kubernetes_metadata_truncated.inc()
-        return fields
-
-    def _structure(self, meta: PodMetadata | None) -> None:
-        """JSON parsing and trace joining as the pod's annotations (else the settings) ask."""
-        pipeline = self._pipeline
-        settings = pipeline.settings
-        names = self.names
-        container = names.container_name
-        self._encoder.json = (
-            pipeline.json_fields if json_wanted(settings, meta, container) else None
-        )
-        kind = multiline_kind(settings, meta, container)
-        joiner = self._joiner
-        if joiner is None:
-            if kind:
-                rules = rules_for(kind, settings.multiline_rules)
-                self._joiner = TraceJoiner(rules, settings.max_record_bytes)
-        elif joiner.kind != kind:
-            if not joiner.idle and self._held is None:
-                self._emit(Records.of(joiner.flush()), self._decoder.resume_offset, 0)
-            joiner.rules = rules_for(kind, settings.multiline_rules)
-        namespace = names.namespace_name
-        self._filter = file_filter(settings.filters, namespace, container, meta, pipeline.metrics)
-        self._limit = pipeline.limiter.file_limit(
-            namespace, names.pod_name, container, namespace_limit(meta), self._limit
-        )
-
-    def _take(self, read: _Read) -> None:
-        if self._held is not None:
-            self._held.append(read)
-            return
-        records = read.records
-        joiner = self._joiner
-        if joiner is not None and not joiner.passes(records.texts):
-            rows = joiner.join(list(records), read.before, read.exact)
-            if read.last:
-                rows += joiner.flush()
-            records = Records.of(rows)
-        self._emit(records, read.after, read.nbytes)
-
-    def _emit(self, records: Records, decoder_resume: int, nbytes: int) -> None:
-        """Records to ticket and encode, in file order; reading resumes where no open
-        trace is lost."""
-        resume = decoder_resume
-        if self._joiner is not None:
-            resume = self._joiner.resume_offset(decoder_resume)
-        if records:
-            self._pipeline.metrics.records_read.inc(len(records))
-        if self._filter is not None and records and not self._excluded:
-            records = self._filter.apply(records)
-        if self._limit is not None and not self._excluded:
-            records = self._limit.apply(records)
-        if not self._backlog and (not records or self._excluded):
-            self._drop(records, resume, nbytes)
-            return
-        estimate = 0 if self._excluded else self._encoder.estimate(records)
-        self._backlog.append(_Pending(records, resume, nbytes, self._excluded, estimate))
-        self._pipeline.waits(nbytes, estimate)
-        self._pipeline.encode(self)
-
-    def _drop(self, records: Records, resume: int, nbytes: int) -> None:
-        """A ticket for records that need no document (none, or an excluded pod's)."""
-        ticket = self._tracker.issue(len(records), resume, nbytes)
-        self._issued = resume
-        if records:
-            self._pipeline.metrics.dropped("excluded", len(records))
-            ticket.ack(len(records))
-
-    def encode_some(self, force: bool = False) -> bool:
-        """Encode waiting records, a block at a time, while the budget has room for each
-        block's estimated size; True when none are left waiting.
-
-        Each block gets its own ticket, so memory is freed as each block is acknowledged.
-        Only the read's last block moves the position on (the others resume where the
-        ticket before them does) and holds the bytes read, which its records occupy
-        until then.
-        """
-        pipeline = self._pipeline
-        encoder = self._encoder
-        while self._backlog:
-            pending = self._backlog[0]
-            records = pending.records
-            if pending.excluded or not records:
-                self._backlog.popleft()
-                pipeline.waits(-pending.raw, -pending.estimate)
-                self._drop(records, pending.resume, pending.raw)
-                continue
-            stop, estimate = encoder.block(records, pending.done, pipeline.block_bytes)
-            last = stop == len(records)
-            if not force and not pipeline.has_room(estimate - pending.raw if last else estimate):
-                return False
-            whole = pending.done == 0 and stop == len(records)
-            part = records if whole else records.slice(pending.done, stop)
-            pending.done = stop
-            ticket = self._tracker.issue(
-                len(part), pending.resume if last else self._issued, pending.raw if last else 0
-            )
-            if last:
-                self._backlog.popleft()
-                pipeline.waits(-pending.raw, -pending.estimate)
-                self._issued = pending.resume
-            else:
-                estimate = min(estimate, pending.estimate)
-                pending.estimate -= estimate
-                pipeline.waits(0, -estimate)
-            documents = encoder.encode(part, ticket)
-            # The budget holds what is in memory: the documents, and the bytes read until
-            # their last records are encoded (then the larger of the two, as one read's).
-            size = sum(map(len, documents.docs))
-            extra = size - min(size, pending.raw) if last else size
-            if extra > 0:
-                pipeline.budget.charge(extra)
-                ticket.nbytes += extra
-            pipeline.submit(self, documents)
-        return True
-
-    async def _await_metadata(self) -> None:
-        try:
-            self.apply(await self._pipeline.enricher.lookup(self.names))
-        finally:
-            held, self._held = self._held or [], None
-            for read in held:
-                self._take(read)
 
 
 class Pipeline:
@@ -320,7 +73,7 @@ class Pipeline:
         self._flushing = asyncio.Event()  # stopping: hand everything over, ready or not
         self._caught_up = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self._files: defaultdict[_PodKey, set[FilePipeline]] = defaultdict(set)
+        self._files: defaultdict[PodKey, set[FilePipeline]] = defaultdict(set)
         self.block_bytes = max(MIN_BLOCK_BYTES, min(MAX_BLOCK_BYTES, budget.limit // 4))
         self.unencoded = 0  # budget bytes held by records waiting to be encoded
         self._unencoded_docs = 0  # the estimated size of their documents

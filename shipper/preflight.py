@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from shipper.settings import Settings
+from shipper.sources.tail.positions import format_problem
 from shipper.sources.tail.scan import Scanner, _fixed_prefix
 
 _STATE_FILES = ("positions.json", "dead-letter.ndjson")
@@ -94,6 +95,8 @@ def _state_file(path: str, found: Findings) -> None:
         found.errors.append(f"{path}: not a regular file: move it away (shipper recreates it)")
     elif not os.access(path, os.R_OK | os.W_OK):
         found.errors.append(f"{path}: not readable and writable: fix its permissions")
+    elif os.path.basename(path) == "positions.json" and (problem := format_problem(path)):
+        found.errors.append(problem)
 
 
 def _tls_files(settings: Settings, found: Findings) -> None:

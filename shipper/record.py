@@ -5,14 +5,18 @@ file become `Records` (parsed, partials joined), then `Documents` (encoded, with
 their ids), which a sink delivers. Acknowledgements walk back: a sink acks documents
 once they are durably written; their `Ticket` counts down, and the file's
 `AckTracker` moves its committed position forward only past whole tickets, in file
-order, whatever order acks came in. `Record` is one row, for the per-record steps.
+order, whatever order acks came in (`shipper.restart`: where reading restarts).
+`Record` is one row, for the per-record steps.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
+
+# The acknowledgement side lives with the restart rule; importable from here too.
+from shipper.restart import AckTracker as AckTracker
+from shipper.restart import Ticket as Ticket
 
 
 class Record:
@@ -51,68 +55,6 @@ class Record:
         )
 
     __hash__ = None  # type: ignore[assignment]
-
-
-class Ticket:
-    """Counts the unacknowledged events that came from one read of one file."""
-
-    __slots__ = ("_tracker", "nbytes", "pending", "resume")
-
-    def __init__(self, tracker: AckTracker, pending: int, resume: int, nbytes: int) -> None:
-        self._tracker = tracker
-        self.pending = pending
-        self.resume = resume  # where reading must restart to reproduce all not yet acked
-        self.nbytes = nbytes  # raw bytes this read held in memory (released on completion)
-
-    def ack(self, n: int = 1) -> None:
-        """Acknowledge `n` events of this ticket (delivered or dead-lettered)."""
-        self.pending -= n
-        if self.pending <= 0:
-            self._tracker.completed(self)
-
-
-class AckTracker:
-    """Turns out-of-order acknowledgements of one file into an in-order committed offset.
-
-    `on_commit(offset)` is called whenever the committed offset moves; `on_release(n)`
-    whenever a ticket's raw bytes are no longer held (budget accounting).
-    """
-
-    __slots__ = ("_done", "_on_commit", "_on_release", "_open", "committed")
-
-    def __init__(
-        self,
-        committed: int,
-        on_commit: Callable[[int], None],
-        on_release: Callable[[int], None],
-    ) -> None:
-        self.committed = committed
-        self._on_commit = on_commit
-        self._on_release = on_release
-        self._open: deque[Ticket] = deque()
-        self._done: set[int] = set()
-
-    def issue(self, events: int, resume: int, nbytes: int) -> Ticket:
-        """A ticket for one read; a read that produced no events completes at once."""
-        ticket = Ticket(self, events, resume, nbytes)
-        self._open.append(ticket)
-        if events <= 0:
-            self.completed(ticket)
-        return ticket
-
-    def completed(self, ticket: Ticket) -> None:
-        self._on_release(ticket.nbytes)
-        ticket.nbytes = 0
-        self._done.add(id(ticket))
-        moved = False
-        while self._open and id(self._open[0]) in self._done:
-            head = self._open.popleft()
-            self._done.discard(id(head))
-            if head.resume != self.committed:
-                self.committed = head.resume
-                moved = True
-        if moved:
-            self._on_commit(self.committed)
 
 
 class Records:

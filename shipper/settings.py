@@ -1,7 +1,7 @@
 """The one typed settings object, built once at startup and passed down.
 
-Field names follow SPEC's variables: `SHIPPER_ES_HOSTS` -> `es_hosts`. Defaults here
-are SPEC's defaults, already parsed (seconds as float, sizes as int bytes), so tests
+Field names follow the variables: `SHIPPER_ES_HOSTS` -> `es_hosts`. Defaults here are
+the README's defaults, already parsed (seconds as float, sizes as int bytes), so tests
 can build a `Settings(...)` directly; `shipper.config` builds one from the environment.
 """
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from shipper.transforms.filters import FilterRule
-    from shipper.transforms.multiline_custom import CustomRule
-    from shipper.transforms.rate_limit import RateLimit
+    from shipper.transforms.filtering.filters import FilterRule
+    from shipper.transforms.filtering.rate_limit import RateLimit
+    from shipper.transforms.multiline.custom import CustomRule
 
 ReadFrom = Literal["head", "tail"]
 OnOff = Literal["auto", "on", "off"]
@@ -22,12 +22,16 @@ OpType = Literal["create", "index"]
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """Where documents go: `elasticsearch`, `stdout`, or `file` (with `path`)."""
+    """Where documents go: `elasticsearch`, `stdout`, or `file` (with `path`);
+    `distribution` is `opensearch` when SHIPPER_OUTPUT said so (else `GET /` tells)."""
 
     kind: Literal["elasticsearch", "stdout", "file"]
     path: str | None = None
+    distribution: Literal["opensearch"] | None = None
 
     def __str__(self) -> str:
+        if self.distribution:
+            return self.distribution
         return f"file:{self.path}" if self.kind == "file" else self.kind
 
 
@@ -63,6 +67,13 @@ class Settings:
     es_template_name: str = "shipper"  # FLUENT_ELASTICSEARCH_TEMPLATE_NAME
     es_template_file: str | None = None  # FLUENT_ELASTICSEARCH_TEMPLATE_FILE
     es_template_overwrite: bool = False  # FLUENT_ELASTICSEARCH_TEMPLATE_OVERWRITE
+    # --- targets: data streams, lifecycle, Amazon OpenSearch (SigV4), ECS documents
+    es_data_stream: str | None = None  # replaces the daily index names when set
+    es_lifecycle_policy: str | None = None  # ILM (Elasticsearch) or ISM (OpenSearch) policy
+    es_template_priority: int | None = None  # None: see sinks/elasticsearch/target_template.py
+    es_aws_region: str | None = None  # set: every request is signed with AWS SigV4
+    es_aws_service: Literal["es", "aoss"] = "es"
+    schema: Literal["fluentd", "ecs"] = "fluentd"
     batch_max_bytes: int = 5 * 1024 * 1024
     batch_max_records: int = 10000
     flush_interval: float = 1.0
@@ -88,14 +99,14 @@ class Settings:
     merge_json: bool = False
     merge_json_key: str = "json"
     multiline: str | None = None  # java, python, go or a name of multiline_rules
+    multiline_rules: tuple[CustomRule, ...] = ()
     de_dot: bool = True
     de_dot_separator: str = "_"
-    # --- drop, keep, throttle; custom multiline rules
+    # --- drop, keep, throttle
     filters: tuple[FilterRule, ...] = ()
     rate_limits: tuple[RateLimit, ...] = ()
     namespace_rate_limits: bool = False  # read namespaces' shipper.io/rate-limit
     rate_limit_interval: float = 10.0  # a file's drop marker at most this often
-    multiline_rules: tuple[CustomRule, ...] = ()
     # --- observability
     metrics_addr: str = "0.0.0.0:24231"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

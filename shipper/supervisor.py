@@ -2,7 +2,8 @@
 started again with backoff, never left dead in silence.
 
 Each task (sink workers, the pipeline's sender, the tail source, Kubernetes metadata,
-the metrics server) expects to run until cancelled or until it returns. An exception
+the metrics server) expects to run until cancelled or until it returns; the component
+that starts tasks owns them in an `OwnedTasks` (`shipper.tasks`). An exception
 is a bug or a failure its own retries did not cover: it counts in
 `shipper_internal_errors_total{task}`, and the task is down (so /readyz answers 503)
 until it is started again, after an exponential backoff with full jitter.
@@ -16,8 +17,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from shipper.net.backoff import Backoff
 from shipper.observe.metrics import Metrics
-from shipper.sinks.backoff import Backoff
 
 log = logging.getLogger("shipper.supervisor")
 
@@ -32,11 +33,6 @@ class Supervisor:
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
         self.down: dict[str, str] = {}  # task name -> why it is down
-
-    def spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
-        """Run `run()` as a task named `name`, started again whenever it fails; the caller
-        owns the task (cancels and awaits it)."""
-        return asyncio.create_task(self.run(name, run), name=name)
 
     async def run(
         self, name: str, run: Callable[[], Awaitable[None]], until: asyncio.Event | None = None

@@ -21,10 +21,11 @@ from benchmarks.endpoint import BulkStore, EndpointProcess
 from benchmarks.load import measure
 from benchmarks.profile import own_time
 from benchmarks.report import percentiles
-from benchmarks.run import main, prepare_tree
+from benchmarks.run import main
+from benchmarks.scenarios import prepare_tree
 from benchmarks.writers import PacedWriter, cri_time, make_container
-from shipper.sinks.bulk import parse_bulk_response
-from shipper.transforms.naming import names_from_path
+from shipper.sinks.elasticsearch.bulk import parse_bulk_response
+from shipper.transforms.enrichment.naming import names_from_path
 
 ONCE_FIELDS = (
     "records_per_s",
@@ -197,3 +198,24 @@ def test_endpoint_parses_split_and_pipelined_requests() -> None:
                 answers += chunk
     assert answers.count(b"HTTP/1.1 200 OK") == 2
     assert answers.count(b'"tagline"') == 2
+
+
+def test_many_file_scenarios_deliver_every_line_and_report_cpu(tmp_path: Path) -> None:
+    """many-busy (20 files, then --files), many-idle and churn, tiny: every line arrives
+    and the figures the issue asks for are there."""
+    out = tmp_path / "report.json"
+    common = ["--files", "40", "--json", str(out)]
+    busy = ["--scenario", "many-busy", "--rate", "400", "--seconds", "1.5", *common]
+    assert main(busy) == 0
+    report = orjson.loads(out.read_bytes())
+    for files in (20, 40):
+        result = report[f"many-busy-{files}"]
+        assert result["files"] == files and result["written"] >= 400
+        assert result["delivered"] == result["written"]
+        assert result["cpu_s_per_million"] > 0 and result["p99_s"] is not None
+    assert main(["--scenario", "many-idle", "--idle-seconds", "1", *common]) == 0
+    idle = orjson.loads(out.read_bytes())["many-idle"]
+    assert idle["files"] == 40 and 0 <= idle["core_share"] < 1 and idle["rss_end_mib"] > 10
+    assert main(["--scenario", "churn", "--churn", "10", "--seconds", "1.5", *common]) == 0
+    churn = orjson.loads(out.read_bytes())["churn"]
+    assert churn["pods"] >= 10 and churn["delivered"] == churn["written"]

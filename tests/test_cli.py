@@ -126,10 +126,10 @@ def test_main_returns_exit_codes_in_process(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_the_defaults_help_shows_are_the_real_defaults() -> None:
-    from shipper.cli import _HELP_VARIABLES
+    from shipper.cli import help_variables
     from shipper.config import known_variables, load_settings
 
-    listed = [entry for group in _HELP_VARIABLES.values() for entry in group]
+    listed = [entry for group in help_variables().values() for entry in group]
     assert {name for name, _, _ in listed} <= known_variables()
     for name, default, _ in listed:
         if default:

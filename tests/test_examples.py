@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from shipper.transforms.naming import names_from_path
+from shipper.transforms.enrichment.naming import names_from_path
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 LOGS = EXAMPLES / "var/log"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.generate import Summary, generate, main
-from shipper.transforms.naming import names_from_path
+from shipper.transforms.enrichment.naming import names_from_path
 
 
 def _log_files(root: Path) -> list[Path]:

@@ -6,13 +6,14 @@ import asyncio
 from typing import Any, cast
 
 from shipper.budget import ByteBudget
+from shipper.file_pipeline import FilePipeline
 from shipper.observe.metrics import Metrics
 from shipper.outbox import Outbox
-from shipper.pipeline import FilePipeline, Pipeline
+from shipper.pipeline import Pipeline
 from shipper.record import AckTracker, Documents, ack_all
 from shipper.settings import Settings
 from shipper.sources.tail.consumer import FileInfo
-from shipper.transforms.enrich import Enricher
+from shipper.transforms.enrichment.enrich import Enricher
 
 
 def block(name: str) -> Documents:

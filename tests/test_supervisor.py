@@ -2,13 +2,16 @@
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from shipper import supervisor as supervisor_module
 from shipper.observe.metrics import Metrics
 from shipper.supervisor import Supervisor
+from shipper.tasks import OwnedTasks
 from tests.sinks.support import sample
+from tests.sources.support import until
 
 
 async def test_a_failing_task_is_counted_reported_down_and_started_again(
@@ -54,3 +57,57 @@ async def test_a_stop_ends_the_wait_for_a_restart() -> None:
     stop.set()
     await asyncio.wait_for(task, 1)
     assert supervisor.down == {}
+
+
+async def test_owned_tasks_run_until_stopped_then_every_one_has_ended() -> None:
+    started: list[str] = []
+    ended: list[str] = []
+
+    def forever(name: str) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            started.append(name)
+            try:
+                await asyncio.Event().wait()
+            finally:
+                ended.append(name)
+
+        return run
+
+    tasks = OwnedTasks("component", Supervisor(Metrics()))
+    tasks.start({"a": forever("a"), "b": forever("b")})
+    await until(lambda: len(started) == 2)
+    assert ended == []
+    await asyncio.wait_for(tasks.close(), 5)
+    assert sorted(ended) == ["a", "b"]  # cancelled, and awaited before close returned
+
+
+async def test_owned_tasks_without_a_supervisor_raise_the_first_failure_as_itself() -> None:
+    cancelled = asyncio.Event()
+
+    async def broken() -> None:
+        await asyncio.sleep(0.01)
+        raise KeyError("watch")
+
+    async def other() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cancelled.set()
+
+    with pytest.raises(KeyError, match="watch"):
+        await asyncio.wait_for(
+            OwnedTasks("kubernetes").run({"w0": broken, "w1": other}, asyncio.Event()), 5
+        )
+    assert cancelled.is_set()  # the other task ended with the group
+
+
+async def test_owned_tasks_return_when_every_one_returned() -> None:
+    runs = 0
+
+    async def once() -> None:
+        nonlocal runs
+        runs += 1
+
+    stop = asyncio.Event()  # never set
+    await asyncio.wait_for(OwnedTasks("x").run({"a": once, "b": once}, stop), 5)
+    assert runs == 2

@@ -1,4 +1,4 @@
-"""Every metric SPEC names, on one registry owned by the running agent.
+"""Every metric of the README's metrics table, on one registry owned by the running agent.
 
 Hot paths count per chunk or per batch (`inc(n)`), never per line.
 """
@@ -10,7 +10,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from shipper import __version__
-from shipper.transforms.timestamps import epoch_seconds
+from shipper.timestamps import epoch_seconds
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

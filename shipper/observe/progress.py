@@ -7,12 +7,20 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from prometheus_client import Counter
+
 from shipper.observe.logging import show_status
 from shipper.observe.metrics import Metrics
 
 
-def _value(metric: object) -> float:
-    return float(metric._value.get())  # type: ignore[attr-defined]
+def _value(counter: Counter) -> float:
+    """A counter's count (summed over its labels), read as a scrape reads it."""
+    return sum(
+        sample.value
+        for family in counter.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
 
 
 class Progress:
@@ -50,12 +58,7 @@ def summary_line(
     the end of every file (a second run over the same state), and ends with `failure`,
     why some records were not delivered, when that is so (it is the last line printed)."""
     m = metrics
-    dropped = sum(
-        sample.value
-        for family in m.records_dropped.collect()
-        for sample in family.samples
-        if sample.name.endswith("_total")
-    )
+    dropped = _value(m.records_dropped)
     line = (
         f"shipper --once: {files} file{'' if files == 1 else 's'}, "
         f"{int(_value(m.records_read))} records read, "

@@ -24,13 +24,15 @@ import fcntl
 import logging
 import os
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import BinaryIO
 
 import orjson
 
+from shipper.blocking import BlockingThread
+from shipper.durable import fsync_directory
 from shipper.observe.metrics import Metrics
-from shipper.sinks.bulk import Rejected
+from shipper.sinks.elasticsearch.bulk import Rejected
+from shipper.timestamps import now_rfc3339
 
 log = logging.getLogger("shipper.elasticsearch")
 
@@ -62,20 +64,6 @@ def decode_entry(line: bytes) -> Rejected:
         raise ValueError(f"not a dead-letter entry: {line[:120]!r}") from exc
 
 
-def utc_now() -> str:
-    """The current UTC time as RFC 3339 with milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def fsync_directory(path: str) -> None:
-    """Make a file's creation or rename in `path`'s directory survive a crash."""
-    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def open_locked(path: str, mode: str) -> BinaryIO:
     """`path` opened in `mode` ("ab" or "rb") under an exclusive `flock` (closing unlocks).
 
@@ -104,15 +92,16 @@ class DeadLetterFile:
         self.max_bytes = max_bytes
         self._metrics = metrics
         self._lock = asyncio.Lock()
+        self._thread = BlockingThread("dead-letter")
 
     async def write(self, rejected: Sequence[Rejected]) -> None:
         """Write and fsync every entry that fits; count the rest as dropped."""
         if not rejected:
             return
-        now = utc_now()
+        now = now_rfc3339(3)
         lines = [encode_entry(item, now) for item in rejected]
         async with self._lock:  # one appender at a time keeps the size check true
-            written = await asyncio.to_thread(self._append, lines)
+            written = await self._thread.run(self._append, lines)
         self._metrics.records_dead_lettered.inc(written)
         if written:
             first = rejected[0]

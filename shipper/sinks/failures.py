@@ -13,6 +13,8 @@ from typing import TypeVar
 
 import httpx
 
+from shipper.net.capped import AnswerTooLarge
+
 _CLIENT_CERT = (
     "Elasticsearch asks for a client certificate: "
     "set SHIPPER_ES_CLIENT_CERT and SHIPPER_ES_CLIENT_KEY"
@@ -57,10 +59,6 @@ _OS_WORDS = {
 
 
 _E = TypeVar("_E", bound=BaseException)
-
-
-class AnswerTooLarge(Exception):
-    """An answer longer than its cap: not an answer Elasticsearch gives, so not read on."""
 
 
 def explain_request(exc: BaseException, timeout: float | None = None) -> str:

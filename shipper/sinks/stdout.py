@@ -6,7 +6,7 @@ import sys
 
 from shipper.observe.metrics import Metrics
 from shipper.settings import Settings
-from shipper.sinks.lines import LineSink
+from shipper.sinks.line_sink import LineSink
 from shipper.supervisor import Supervisor
 
 

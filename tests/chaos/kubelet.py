@@ -2,7 +2,7 @@
 
 Each container appends whole CRI lines to `/var/log/pods/<ns>_<pod>_<uid>/<name>/0.log`
 behind a `/var/log/containers/<pod>_<ns>_<name>-<id>.log` link. Kubelet's rotation
-(`pkg/kubelet/logs/container_log_manager.go`, see shared/reference/kubelet-logs.md 6c):
+(`pkg/kubelet/logs/container_log_manager.go`, see docs/RELIED-ON.md "Rotation"):
 remove the oldest rotated files beyond `max_files - 2`, gzip every plain rotated file
 (through `<name>.gz.tmp`, renamed to `<name>.gz`, then the plain copy is deleted), rename
 `0.log` to `0.log.<YYYYMMDD-hhmmss>` and start a new `0.log`. Nothing here ever loses a

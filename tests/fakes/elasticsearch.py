@@ -28,6 +28,7 @@ from urllib.parse import unquote
 
 import orjson
 
+from tests.fakes.aws import AwsAccount
 from tests.fakes.es_bulk import BulkRequestError, parse_bulk
 from tests.fakes.es_cluster import Cluster
 from tests.fakes.es_protocol import (
@@ -37,6 +38,7 @@ from tests.fakes.es_protocol import (
     auto_id,
     cluster_info,
     error_body,
+    opensearch_info,
     outage_error,
     rejected_item_error,
     simple_error,
@@ -80,21 +82,28 @@ class FakeElasticsearch:
         self,
         *,
         version: str = "8.15.0",
+        distribution: str = "elasticsearch",
         username: str | None = None,
         password: str | None = None,
         api_key: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         index_privileges: dict[str, list[str]] | None = None,
         cluster_privileges: list[str] | None = None,
+        aws: AwsAccount | None = None,
     ) -> None:
         """`index_privileges` (index pattern -> privileges) and `cluster_privileges` are the
-        role of the one user (or API key); None for either means a superuser's `all`."""
+        role of the one user (or API key); None for either means a superuser's `all`.
+        `distribution="opensearch"` answers as OpenSearch `version` does (see es_protocol).
+        `aws`: every request must be signed with SigV4 by one of the account's keys, as
+        Amazon OpenSearch Service checks (403 and its message otherwise)."""
+        self._aws = aws
         self.version = version
+        self.distribution = distribution
         self.requests: list[RequestLog] = []
         self.bulk_items_total = 0
         self.item_statuses: collections.Counter[int] = collections.Counter()
         self.internal_errors: list[str] = []  # tracebacks of the fake's own bugs (answered 500)
-        self._cluster = Cluster(int(version.split(".")[0]))
+        self._cluster = _cluster_for(distribution, version)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._username = username
@@ -293,6 +302,10 @@ class FakeElasticsearch:
             outage = self._outage
         if outage is not None:
             return Answer(outage, outage_error(outage, len(request.body)))
+        if self._aws is not None:
+            refusal = self._aws.check(request)
+            if refusal is not None:
+                return Answer(403, {"message": refusal})
         authorization = request.headers.get("authorization")
         if self._credentials and authorization not in self._credentials:
             target = _target(request)
@@ -323,12 +336,17 @@ class FakeElasticsearch:
                 )
         if parts == ["_security", "user", "_has_privileges"] and self._credentials:
             return _only(request, ("GET", "POST"), lambda: self._has_privileges(request))
+        if len(parts) == 2 and parts[1] == "_rollover" and not parts[0].startswith("_"):
+            with self._lock:
+                return _only(request, ("POST",), lambda: Answer(*self._cluster.rollover(parts[0])))
         if len(parts) == 1 and not parts[0].startswith("_"):
             return _only(request, ("GET", "HEAD"), lambda: self._get_index(parts[0]))
         message = f"no handler found for uri [{_target(request)}] and method [{method}]"
         return Answer(400, simple_error(message, 400))
 
     def _info(self) -> JsonDict:
+        if self.distribution == "opensearch":
+            return opensearch_info(self.version, "fake-opensearch")
         return cluster_info(self.version, "fake-elasticsearch")
 
     def _bulk(self, request: RequestLog, default_index: str | None) -> Answer:
@@ -413,6 +431,19 @@ class FakeElasticsearch:
             return Answer(
                 200, {found.write_name: {"aliases": {}, "mappings": mappings, "settings": settings}}
             )
+
+
+def _cluster_for(distribution: str, version: str) -> Cluster:
+    """The cluster state of that engine: OpenSearch answers in Elasticsearch 7.10's words,
+    has `_type` in items only in 1.x, and knows `flat_object` (not `flattened`) from 2.7;
+    backing indices are `.ds-<stream>-<generation>` there and before Elasticsearch 7.11."""
+    numbers = tuple(int(part) for part in version.split(".")[:2])
+    if distribution == "elasticsearch":
+        return Cluster(numbers[0], dated_backing=numbers >= (7, 11))
+    unknown = {"flattened", "match_only_text"}
+    if numbers < (2, 7):
+        unknown.add("flat_object")
+    return Cluster(7, typed=numbers[0] < 2, unknown_types=frozenset(unknown), dated_backing=False)
 
 
 # Which named privileges grant which others (elastic.co security-privileges.html).

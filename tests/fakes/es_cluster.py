@@ -35,17 +35,36 @@ class Index:
     seq_no: int = 0
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
 
+    generation: int = 1  # a data stream's: its write index is the latest backing index
+    dated: bool = True  # backing index names carry the date (Elasticsearch 7.11+)
+
     @property
     def write_name(self) -> str:
         """The `_index` answers name: a data stream's backing index, else the index itself."""
-        return f".ds-{self.name}-{self.created:%Y.%m.%d}-000001" if self.data_stream else self.name
+        if not self.data_stream:
+            return self.name
+        date = f"{self.created:%Y.%m.%d}-" if self.dated else ""
+        return f".ds-{self.name}-{date}{self.generation:06d}"
 
 
 class Cluster:
     """Indices and templates, and the execution of bulk operations against them."""
 
-    def __init__(self, major_version: int) -> None:
+    def __init__(
+        self,
+        major_version: int,
+        *,
+        typed: bool | None = None,
+        unknown_types: frozenset[str] = frozenset({"flat_object"}),
+        dated_backing: bool = True,
+    ) -> None:
+        """`major_version`: the Elasticsearch major whose wording the answers use; `typed`:
+        items carry `_type` (default: before 8); `unknown_types`: field types refused;
+        `dated_backing`: data stream backing indices are named with their date."""
+        self.dated_backing = dated_backing
         self.major = major_version
+        self.typed = major_version < 8 if typed is None else typed
+        self.unknown_types = unknown_types
         self.indices: dict[str, Index] = {}
         self.templates: dict[str, JsonDict] = {}
 
@@ -108,7 +127,7 @@ class Cluster:
         version = index.versions.get(doc_id, 0) + 1
         index.versions[doc_id] = version
         index.seq_no += 1
-        typed = {"_type": "_doc"} if self.major < 8 else {}
+        typed = {"_type": "_doc"} if self.typed else {}
         return {
             "_index": index.write_name,
             **typed,
@@ -129,7 +148,8 @@ class Cluster:
         mapping = IndexMapping(self.major)
         properties = template.get("template", {}).get("mappings", {}).get("properties", {})
         mapping.put_properties(properties)
-        created = Index(name, mapping, data_stream="data_stream" in template)
+        data_stream = "data_stream" in template
+        created = Index(name, mapping, data_stream=data_stream, dated=self.dated_backing)
         self.indices[name] = created
         return created
 
@@ -152,6 +172,13 @@ class Cluster:
         if not isinstance(template, dict) or not template.get("index_patterns"):
             reason = "Validation Failed: 1: index patterns are missing;"
             return 400, error_body("action_request_validation_exception", reason, 400)
+        unknown = _unknown_type(template, self.unknown_types)
+        if unknown is not None:
+            field_name, kind = unknown
+            reason = f"No handler for type [{kind}] declared on field [{field_name}]"
+            cause = {"type": "mapper_parsing_exception", "reason": reason}
+            wrapped = f"Failed to parse mapping [_doc]: {reason}"
+            return 400, error_body("mapper_parsing_exception", wrapped, 400, caused_by=cause)
         if create and name in self.templates:
             reason = f"index template [{name}] already exists"
             return 400, error_body("illegal_argument_exception", reason, 400)
@@ -161,6 +188,25 @@ class Cluster:
         self.templates[name] = {**template, "composed_of": template.get("composed_of", [])}
         return 200, {"acknowledged": True}
 
+    def rollover(self, name: str) -> ItemAnswer:
+        """POST /<data stream>/_rollover: a new backing index takes the writes."""
+        index = self.indices.get(name)
+        if index is None or not index.data_stream:
+            reason = f"no such index [{name}]"
+            return 404, error_body("index_not_found_exception", reason, 404, index=name)
+        old = index.write_name
+        index.generation += 1
+        index.created = datetime.now(UTC)
+        return 200, {
+            "acknowledged": True,
+            "shards_acknowledged": True,
+            "old_index": old,
+            "new_index": index.write_name,
+            "rolled_over": True,
+            "dry_run": False,
+            "conditions": {},
+        }
+
     def get_templates(self, pattern: str) -> ItemAnswer:
         """GET /_index_template/<name or wildcard>."""
         names = [n for n in sorted(self.templates) if fnmatch.fnmatchcase(n, pattern)]
@@ -169,6 +215,23 @@ class Cluster:
             return 404, error_body("resource_not_found_exception", reason, 404)
         listed = [{"name": n, "index_template": self.templates[n]} for n in names]
         return 200, {"index_templates": listed}
+
+
+def _unknown_type(template: JsonDict, unknown: frozenset[str]) -> tuple[str, str] | None:
+    """The first (field, type) of the template's mappings this engine has no handler for."""
+    inner = template.get("template")
+    mappings = inner.get("mappings") if isinstance(inner, dict) else None
+    stack = [mappings.get("properties") if isinstance(mappings, dict) else None]
+    while stack:
+        properties = stack.pop()
+        if not isinstance(properties, dict):
+            continue
+        for name, spec in properties.items():
+            if isinstance(spec, dict):
+                if spec.get("type") in unknown:
+                    return name, spec["type"]
+                stack.append(spec.get("properties"))
+    return None
 
 
 def _error(kind: str, reason: str) -> JsonDict:

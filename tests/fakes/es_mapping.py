@@ -4,7 +4,8 @@ Only the conflict that bites log shippers is modelled: object versus concrete va
 document that sends an object where a value was mapped, or a value where an object was mapped,
 is refused with Elasticsearch's own error text. Dotted keys expand into objects first, so
 `{"app": "web"}` and `{"app.kubernetes.io/name": "web"}` collide exactly as they do for real.
-A field mapped `flattened` accepts anything below it. Concrete types never conflict with each
+A field mapped `flattened` (OpenSearch: `flat_object`), or an object with `enabled: false`,
+accepts anything below it. Concrete types never conflict with each
 other (no coercion errors, no date detection). The default limits apply: 1000 fields (a dynamic
 string counts twice, text plus keyword) and objects 20 levels deep.
 """
@@ -20,6 +21,9 @@ from tests.fakes.es_protocol import JsonDict, java_preview
 
 OBJECT = "object"
 FLATTENED = "flattened"
+DISABLED = "disabled"  # an object mapped `enabled: false`: kept in _source, never mapped
+# Kinds that take any value or object below them without mapping it.
+_ANYTHING_KINDS = frozenset({FLATTENED, "flat_object", DISABLED})
 _OBJECT_KINDS = frozenset({OBJECT, "nested"})
 _SCALARS = frozenset({str, int, float, bool})
 TOTAL_FIELDS_LIMIT = 1000  # index.mapping.total_fields.limit
@@ -47,7 +51,8 @@ class IndexMapping:
                 continue
             path = _join(prefix, name)
             children = spec.get("properties")
-            self.put(path, spec.get("type") or OBJECT)
+            kind = DISABLED if spec.get("enabled") is False else spec.get("type") or OBJECT
+            self.put(path, kind)
             if isinstance(children, dict):
                 self.put_properties(children, path)
 
@@ -129,7 +134,7 @@ class _Walk:
         for depth, head in enumerate(heads):
             parent = _join(parent, head)
             kind = self.kind(parent)
-            if kind == FLATTENED:
+            if kind in _ANYTHING_KINDS:
                 return None
             if kind is None:
                 error = self.new_object(parent, key)
@@ -142,7 +147,7 @@ class _Walk:
 
     def value(self, path: str, leaf: str, key: str, value: Any) -> JsonDict | None:
         kind = self.kind(path)
-        if kind == FLATTENED or value is None:
+        if kind in _ANYTHING_KINDS or value is None:
             return None
         if isinstance(value, list):
             for item in _flat(value):

@@ -9,6 +9,28 @@ GET /  (Root API, elastic.co/guide/en/elasticsearch/reference/8.19/rest-api-root
                  "minimum_index_compatibility_version"},
      "tagline": "You Know, for Search"}
 
+GET /  on OpenSearch (docs.opensearch.org "Cluster information API"; the opensearch-java
+    client's InfoResponse version object, which writes these fields in this order)
+    {"name", "cluster_name", "cluster_uuid",
+     "version": {"distribution": "opensearch", "number", "build_type", "build_hash",
+                 "build_date", "build_snapshot", "lucene_version",
+                 "minimum_wire_compatibility_version", "minimum_index_compatibility_version"},
+     "tagline": "The OpenSearch Project: https://opensearch.org/"}
+    No build_flavor. 1.x is Elasticsearch 7.10's code: bulk items carry "_type": "_doc" and
+    errors have 7.x wording; 2.x dropped mapping types (no "_type").
+  An unknown field type in a template (flattened on OpenSearch, flat_object before 2.7 or on
+    Elasticsearch): 400 mapper_parsing_exception "No handler for type [flattened] declared
+    on field [labels]" (MapperService / ObjectMapper.TypeParser), wrapped as "Failed to parse
+    mapping [_doc]: ...".
+Data streams (elastic.co data-streams.html, use-a-data-stream.html; rest-api-spec
+    indices.rollover): a template with "data_stream": {} makes the first `create` to a
+    matching name a data stream; its backing indices are .ds-<name>-<yyyy.MM.dd>-<000001>
+    (Elasticsearch 7.11+; before, and on OpenSearch: .ds-<name>-<000001>), the `_index` of
+    every item answer. `index` without op_type create: 400
+    illegal_argument_exception "only write ops with an op_type of create are allowed in data
+    streams". POST /<name>/_rollover: {"acknowledged": true, "shards_acknowledged": true,
+    "old_index", "new_index", "rolled_over": true, "dry_run": false, "conditions": {}}.
+
 POST /_bulk item answers (docs-bulk.html response body; elastic/elasticsearch-py#2594 et al.)
     {"took": 30, "errors": false, "items": [{"create": {"_index": "test", "_id": "1",
      "_version": 1, "result": "created", "_shards": {"total": 2, "successful": 1, "failed": 0},
@@ -101,6 +123,29 @@ def cluster_info(version: str, cluster_name: str) -> JsonDict:
             "minimum_index_compatibility_version": f"{major - 1}.0.0",
         },
         "tagline": "You Know, for Search",
+    }
+
+
+def opensearch_info(version: str, cluster_name: str) -> JsonDict:
+    """OpenSearch's root endpoint answer: `version.distribution` names it."""
+    major = int(version.split(".")[0])
+    uuid = hashlib.sha1(cluster_name.encode()).hexdigest()[:22]
+    return {
+        "name": "fake-os-0",
+        "cluster_name": cluster_name,
+        "cluster_uuid": uuid,
+        "version": {
+            "distribution": "opensearch",
+            "number": version,
+            "build_type": "tar",
+            "build_hash": "0" * 40,
+            "build_date": "2024-08-05T10:05:34.233336849Z",
+            "build_snapshot": False,
+            "lucene_version": "9.11.1" if major >= 2 else "8.10.1",
+            "minimum_wire_compatibility_version": "7.10.0" if major >= 2 else "6.8.0",
+            "minimum_index_compatibility_version": "7.0.0" if major >= 2 else "6.0.0",
+        },
+        "tagline": "The OpenSearch Project: https://opensearch.org/",
     }
 
 

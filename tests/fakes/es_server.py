@@ -38,6 +38,7 @@ class RequestLog:
     headers: dict[str, str]  # lower-case names
     body: bytes  # decompressed
     status: int
+    wire_body: bytes = b""  # as it came, before any Content-Encoding was undone
 
 
 @dataclass
@@ -128,18 +129,23 @@ class Connection(BaseHTTPRequestHandler):
         headers = {name.lower(): value for name, value in self.headers.items()}
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         try:
-            body = self._read_body()
+            wire = self._read_wire_body()
+            body = gzip.decompress(wire) if self._gzipped() else wire
         except (ValueError, OSError, EOFError, zlib.error) as exc:
             request = RequestLog(self.command, split.path, query, headers, b"", 0)
             self.close_connection = True
             self.server.app.record(request, 400)
             self.reply(Answer(400, error_body("parse_exception", f"unreadable body: {exc}", 400)))
             return
-        self.server.app.serve(self, RequestLog(self.command, split.path, query, headers, body, 0))
+        request = RequestLog(self.command, split.path, query, headers, body, 0, wire)
+        self.server.app.serve(self, request)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = handle_one
 
-    def _read_body(self) -> bytes:
+    def _gzipped(self) -> bool:
+        return self.headers.get("Content-Encoding", "").lower() == "gzip"
+
+    def _read_wire_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             body = b"".join(self._read_chunks())
         else:
@@ -149,8 +155,6 @@ class Connection(BaseHTTPRequestHandler):
             body = self.rfile.read(length)
             if len(body) < length:
                 raise EOFError("the body ended before Content-Length")
-        if self.headers.get("Content-Encoding", "").lower() == "gzip":
-            body = gzip.decompress(body)
         return body
 
     def _read_chunks(self) -> Iterable[bytes]:

@@ -213,3 +213,18 @@ def test_memory_stays_bounded_while_200_mb_are_written_during_an_outage(
     print(f"peak RSS during the outage: {peak:.1f} MiB; lag {lag / 2**20:.0f} MiB")
     assert peak < 150, f"peak RSS {peak:.1f} MiB"
     assert lag > 150 * 1024 * 1024  # the backlog stays on disk, and the metric shows it
+
+
+def test_what_waits_at_start_goes_out_once_read_not_a_flush_interval_later(
+    tmp_path: Path, es: FakeElasticsearch
+) -> None:
+    """Lines written before the agent started are sent as soon as reading catches up: with
+    a flush interval of a minute they still arrive within the test's deadline."""
+    root, state = tmp_path / "node", tmp_path / "state"
+    (c,) = containers(root, 1)
+    c.write(["before the start"])
+    running = agent(root, state, es, once=False, SHIPPER_FLUSH_INTERVAL="60s").start()
+    try:
+        wait_for(lambda: logs_in(es)["before the start"] == 1, timeout=20, what="the line")
+    finally:
+        running.terminate()

@@ -19,7 +19,7 @@ from tests.integration.harness import (
     read_documents,
     wait_for,
 )
-from tests.transforms.test_multiline import GO_PANIC, PYTHON_CHAINED, SPRING, SPRING_TRACE
+from tests.transforms.multiline.test_joiner import GO_PANIC, PYTHON_CHAINED, SPRING, SPRING_TRACE
 
 _CLOCK = datetime(2024, 5, 1, 13, 0, tzinfo=UTC)
 

@@ -15,7 +15,8 @@ import orjson
 from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Documents
 from shipper.settings import Output, Settings
-from shipper.sinks.elasticsearch import ElasticsearchSink
+from shipper.sinks.elasticsearch.sink import ElasticsearchSink
+from tests.fakes.elasticsearch import FakeElasticsearch
 
 FIELDS = {"kubernetes": {"namespace_name": "default", "pod_name": "web-1"}}
 ID_PREFIX = "id-"
@@ -118,3 +119,16 @@ def closed_port_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+INDEX = "logstash-2024.05.01"
+
+
+def all_acked_once(blocks: list[Documents]) -> bool:
+    """Every block acked, none twice (a ticket acked twice would go below zero)."""
+    return all(block.ticket.pending == 0 for block in blocks)
+
+
+def bulk_bodies(es: FakeElasticsearch) -> list[bytes]:
+    """The bodies of the `_bulk` requests answered 200."""
+    return [r.body for r in es.requests if r.path == "/_bulk" and r.status == 200]

@@ -4,8 +4,8 @@ import orjson
 import pytest
 
 from shipper.observe.metrics import Metrics
-from shipper.sinks.bulk import Rejected
 from shipper.sinks.dead_letter import DeadLetterFile, decode_entry, encode_entry
+from shipper.sinks.elasticsearch.bulk import Rejected
 from tests.sinks.support import sample
 
 ERROR = {"type": "document_parsing_exception", "reason": "[1:20] object mapping for [a]"}

@@ -7,8 +7,8 @@ import ssl
 import httpx
 import pytest
 
+from shipper.net.capped import AnswerTooLarge
 from shipper.sinks.failures import (
-    AnswerTooLarge,
     FailureLog,
     explain_request,
     explain_write,

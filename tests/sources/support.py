@@ -145,9 +145,13 @@ class Tail:
         return 0.0 if value is None else value
 
     def saved(self) -> list[dict[str, Any]]:
-        """The positions file as last written."""
-        with open(self.settings.positions_path, "rb") as fh:
-            files: list[dict[str, Any]] = orjson.loads(fh.read())["files"]
+        """The positions file as last written (none before the first save: it is written
+        off the event loop, so a test may look before it is in place)."""
+        try:
+            with open(self.settings.positions_path, "rb") as fh:
+                files: list[dict[str, Any]] = orjson.loads(fh.read())["files"]
+        except FileNotFoundError:
+            return []
         return files
 
     def saved_offset(self, path: str | Path) -> int | None:

@@ -193,11 +193,11 @@ async def test_a_drained_file_gzipped_later_is_not_read_again(
     a_copy = kubelet.rotate(real, "20240501-120000")
     real.write_bytes(lines("B", 0, 10))
     await until(lambda: consumer.fed(real) == lines("A", 0, 10) + lines("B", 0, 10))
-    await until(lambda: tail.source.files_watched == 1, what="A let go, drained")
+    await until(lambda: tail.source.files_open == 1, what="A let go, drained")
     kubelet.rotate(real, "20240501-120100")  # gzips A's copy: its position is not at the end
     real.write_bytes(lines("C", 0, 10))
     await until(lambda: b"C 00000009" in consumer.all_data())
-    await until(lambda: tail.source.files_watched == 1, what="B let go")
+    await until(lambda: tail.source.files_open == 1, what="B let go")
     assert consumer.opened(str(a_copy) + ".gz") == []
     assert len(consumer.all_data().splitlines()) == 30
     consumer.release()

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 from shipper.sources.tail.identity import Fingerprint
-from shipper.sources.tail.positions import PRUNE_AFTER, Position, Positions
+from shipper.sources.tail.positions import PRUNE_AFTER, Position, Positions, UnknownFormat
 from tests.sources.support import Kubelet, RecordingConsumer, TailFactory, append, lines, until
 
 
@@ -25,7 +28,7 @@ def test_save_load_round_trip_and_prune(tmp_path: Path) -> None:
     store.add(entry("/a", 1, now))
     store.add(entry("/gone-long-ago", 2, now - PRUNE_AFTER - 1))
     store.add(entry("/gone-but-open", 3, now - PRUNE_AFTER - 1))
-    store.save(now, live={(1, 3)})
+    store.write(store.snapshot(now, live={(1, 3)}))
     assert not store.dirty
     assert os.listdir(tmp_path / "state") == ["positions.json"]  # no temporary left
     again = Positions(store.path)
@@ -142,7 +145,7 @@ async def test_file_rotated_while_down_is_drained_at_restart(
     assert resumed.start == len(lines("A", 0, 10))
     assert resumed.info.key == first.consumer.files[0].info.key  # same record ids as before
     assert {f.info.link for f in second.consumer.files} == {str(link)}
-    await until(lambda: second.source.files_watched == 1)
+    await until(lambda: second.source.files_open == 1)
 
 
 async def test_a_file_name_that_is_not_utf8_is_saved_and_resumed(tails: TailFactory) -> None:
@@ -157,3 +160,40 @@ async def test_a_file_name_that_is_not_utf8_is_saved_and_resumed(tails: TailFact
     append(path, lines("a", 10, 5))
     second = await tails.start()
     await until(lambda: second.consumer.fed(path) == lines("a", 10, 5))  # resumed, not re-read
+
+
+def test_a_positions_file_of_another_format_version_is_a_startup_error_naming_it(
+    tmp_path: Path,
+) -> None:
+    state, logs = tmp_path / "state", tmp_path / "logs"
+    state.mkdir()
+    logs.mkdir()
+    saved = orjson.dumps({"version": 2, "files": [{"dev": 1, "ino": 2}]})
+    (state / "positions.json").write_bytes(saved)
+    done = subprocess.run(
+        [sys.executable, "-m", "shipper", "run", "--output", "stdout", "--once"],
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "SHIPPER_STATE_DIR": str(state),
+            "SHIPPER_PATHS": str(logs / "*.log"),
+            "SHIPPER_KUBERNETES_ENABLED": "false",
+        },
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"{state / 'positions.json'}: positions format version 2" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (state / "positions.json").read_bytes() == saved  # neither moved aside nor rewritten
+
+
+def test_loading_a_positions_file_of_another_format_version_raises_naming_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "positions.json"
+    path.write_bytes(orjson.dumps({"files": []}))  # no version: not a file this shipper wrote
+    with pytest.raises(UnknownFormat, match=f"{path}: positions format version None"):
+        Positions(str(path)).load()
+    assert path.exists()

@@ -27,7 +27,7 @@ async def test_growing_file_is_fed_in_order_exactly_once(tails: TailFactory) -> 
     assert len(tail.consumer.opened(path)) == 1
     assert tail.metric("shipper_read_bytes_total") == len(expected)
     await until(lambda: tail.source.lag_bytes == 0)
-    assert tail.source.files_watched == 1
+    assert tail.source.files_open == 1
 
 
 async def test_new_file_after_startup_is_read_from_its_start(tails: TailFactory) -> None:
@@ -128,7 +128,7 @@ async def test_once_reads_everything_then_returns(tails: TailFactory) -> None:
     assert tail.consumer.fed(b) == b"complete\nunterminated"
     assert all(f.finished for f in tail.consumer.files)
     assert len(tail.consumer.files) == 2
-    assert tail.source.files_watched == 0
+    assert tail.source.files_open == 0
     assert {item["offset"] for item in tail.saved()} == {0, a.stat().st_size, b.stat().st_size}
 
 
@@ -178,7 +178,7 @@ async def test_unreadable_file_is_warned_once_and_skipped(
     await asyncio.sleep(0.3)  # several rescans at this interval
     warnings = [r for r in caplog.records if "secret.log" in r.getMessage()]
     assert len(warnings) == 1
-    assert not tail.consumer.opened(secret) and tail.source.files_watched == 1
+    assert not tail.consumer.opened(secret) and tail.source.files_open == 1
 
 
 async def test_file_events_find_new_files_between_rescans(tails: TailFactory) -> None:
@@ -198,7 +198,7 @@ async def test_stop_closes_files_without_finishing_a_line_being_written(
     await tail.close()
     [recorded] = tail.consumer.opened(path)
     assert not recorded.finished  # finishing would ship "half a li" as a record of its own
-    assert tail.source.files_watched == 0
+    assert tail.source.files_open == 0
     assert not any(
         os.path.realpath(f"/proc/self/fd/{fd}").startswith(str(tails.root))
         for fd in os.listdir("/proc/self/fd")

@@ -59,7 +59,7 @@ async def test_rotation_while_writing_loses_and_doubles_nothing(
     assert len(set(fed_lines(tail))) == len(written)
     assert tail.metric("shipper_rotations_total") == 5
     # the rotated files are drained, finished and closed; only the live 0.log stays open
-    await until(lambda: tail.source.files_watched == 1, timeout=5)
+    await until(lambda: tail.source.files_open == 1, timeout=5)
     assert sum(not f.finished for f in tail.consumer.files) <= 1
     assert not open_deleted_fds(tails.root)
 
@@ -79,7 +79,7 @@ async def test_several_rotations_between_two_scans(tails: TailFactory, kubelet: 
     await until(lambda: sorted(fed_lines(tail)) == sorted(expected.splitlines()))
     assert tail.consumer.fed(b_rotated) == lines("B", 0, 10)  # found although never matched
     assert {f.info.link for f in tail.consumer.files} == {str(link)}  # same container id
-    await until(lambda: tail.source.files_watched == 1)
+    await until(lambda: tail.source.files_open == 1)
 
 
 async def test_old_file_gzipped_and_deleted_while_still_being_read(
@@ -99,7 +99,7 @@ async def test_old_file_gzipped_and_deleted_while_still_being_read(
     consumer.release()
     expected = a_data + lines("B", 0, 100) + lines("C", 0, 100)
     await until(lambda: sorted(fed_lines(tail)) == sorted(expected.splitlines()), timeout=10)
-    await until(lambda: tail.source.files_watched == 1)
+    await until(lambda: tail.source.files_open == 1)
     assert not open_deleted_fds(tails.root)
 
 
@@ -167,7 +167,7 @@ async def test_deleted_file_is_drained_then_closed(tails: TailFactory) -> None:
     path.unlink()
     consumer.release()
     await until(lambda: consumer.fed(path) == data)
-    await until(lambda: tail.source.files_watched == 0)
+    await until(lambda: tail.source.files_open == 0)
     [recorded] = consumer.opened(path)
     assert recorded.finished
     assert not open_deleted_fds(tails.root)
@@ -185,9 +185,9 @@ async def test_a_file_is_let_go_only_after_rotate_wait_without_growth(
     append(rotated, lines("A", 3, 2))  # the runtime still writes to the old fd briefly
     old = tail.consumer.files[0]
     await until(lambda: old.data == lines("A", 0, 5))
-    assert not old.finished and tail.source.files_watched == 2
+    assert not old.finished and tail.source.files_open == 2
     await until(lambda: old.finished, timeout=3)
-    assert tail.source.files_watched == 1
+    assert tail.source.files_open == 1
 
 
 async def test_rotation_is_noticed_by_events_in_the_link_target_directory(

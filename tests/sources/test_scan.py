@@ -70,7 +70,7 @@ async def test_source_follows_a_link_and_its_target_once(
     await until(lambda: tail.consumer.all_data() == b"once\n")
     [recorded] = tail.consumer.files
     assert (recorded.info.path, recorded.info.link) == (str(real), str(link))
-    assert tail.source.files_watched == 1
+    assert tail.source.files_open == 1
 
 
 async def test_source_skips_excluded_and_own_pod_files(

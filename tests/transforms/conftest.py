@@ -8,8 +8,8 @@ import pytest
 
 from shipper.observe.metrics import Metrics
 from shipper.record import Record
-from shipper.transforms.decoder import Decoder
-from shipper.transforms.detect import make_decoder
+from shipper.transforms.decoding.decoder import Decoder
+from shipper.transforms.decoding.detect import make_decoder
 
 
 class FakeClock:

@@ -17,11 +17,12 @@ from hypothesis import strategies as st
 
 from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Records
-from shipper.transforms.detect import DetectingDecoder
-from shipper.transforms.document import DocumentEncoder
-from shipper.transforms.enrich import capped
-from shipper.transforms.json_fields import OUR_FIELDS, JsonFields, names_our_field
-from shipper.transforms.timestamps import is_timestamp
+from shipper.timestamps import is_timestamp
+from shipper.transforms.decoding.detect import DetectingDecoder
+from shipper.transforms.encoding.document import DocumentEncoder
+from shipper.transforms.encoding.json_fields import JsonFields
+from shipper.transforms.encoding.our_fields import OUR_FIELDS, names_our_field
+from shipper.transforms.enrichment.enrich import capped
 
 EXAMPLES = int(os.environ.get("SHIPPER_FUZZ_EXAMPLES", "300"))
 MAX_RECORD_BYTES = 8192  # room for deep JSON; small enough for overlong lines to come up

@@ -39,7 +39,7 @@ class FollowedFile:
         self.size, self.deleted = reader.stat()
         self.matched = True
         self.quiet_since = now  # last growth, or the moment it stopped being matched
-        self.file: FileConsumer | None = None
+        self.consumer: FileConsumer | None = None
         self._previous_key: str | None = None  # the key of content a truncation replaced
 
     @property
@@ -86,7 +86,7 @@ class FollowedFile:
         `final`: the file will not grow (rotated away, or --once), so an incomplete first
         line is taken as it is.
         """
-        if self.file is not None:
+        if self.consumer is not None:
             return True
         if self.entry.key is None:
             head = self.reader.head()
@@ -97,15 +97,15 @@ class FollowedFile:
             positions.dirty = True
         tracker = AckTracker(self.offset, partial(positions.commit, self.entry), release)
         info = FileInfo(self.path, self.entry.link, self.entry.key)
-        self.file = consumer.open(info, tracker)
+        self.consumer = consumer.open(info, tracker)
         return True
 
     def read(self, n: int) -> int:
         """Read up to `n` bytes at the read position and feed them; how many were read."""
         data = self.reader.read(n, self.offset)
         if data:
-            assert self.file is not None, "read before open_consumer"
-            self.file.feed(data, self.offset)
+            assert self.consumer is not None, "read before open_consumer"
+            self.consumer.feed(data, self.offset)
             self.offset += len(data)
         return len(data)
 
@@ -137,9 +137,9 @@ class FollowedFile:
 
     def finish(self) -> None:
         """Tell the consumer no more bytes of this content will come."""
-        if self.file is not None:
-            self.file.finish()
-            self.file = None
+        if self.consumer is not None:
+            self.consumer.finish()
+            self.consumer = None
 
     def close(self, finish: bool = True) -> None:
         """Let the file go: finish its consumer (unless the agent is stopping) and close it.

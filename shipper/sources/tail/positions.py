@@ -2,9 +2,10 @@
 
 One JSON file, `$SHIPPER_STATE_DIR/positions.json`. An offset here only ever moves by an
 acknowledgement (`commit`), never by a read, so a restart resumes after what the output
-accepted and before anything it did not. Each save writes a temporary file in the same
-directory, fsyncs it, renames it over the old one and fsyncs the directory: after a
-`kill -9` at any instant the file is either the old or the new version, never a mix.
+accepted and before anything it did not. Each save replaces the file atomically
+(`shipper.durable`): after a `kill -9` at any instant it is either the old or the new
+version, never a mix. A file of another format version (a newer shipper's, after a
+downgrade) is a startup error naming it: neither read as if it were ours nor moved aside.
 Paths that are not valid UTF-8 (a glob matches any byte string) are stored as base64 of
 their bytes, under `path_b64` and `link_b64`.
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from shipper.durable import replace_atomically
 from shipper.sources.tail.identity import Fingerprint, fingerprint_matches
 
 log = logging.getLogger("shipper.tail")
@@ -149,7 +151,8 @@ class Positions:
         return iter([*self._entries.values(), *self._displaced])
 
     def load(self) -> None:
-        """Read the saved positions; a corrupt file is moved aside and reading starts fresh."""
+        """Read the saved positions; a corrupt file is moved aside and reading starts fresh;
+        a file of another format version raises `UnknownFormat`."""
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         try:
             with open(self.path, "rb") as fh:
@@ -158,6 +161,7 @@ class Positions:
             return
         try:
             doc = orjson.loads(raw)
+            _check_version(self.path, doc)
             entries = [Position.from_json(item) for item in doc["files"]]
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             aside = f"{self.path}.corrupt-{int(time.time())}"
@@ -198,8 +202,9 @@ class Positions:
         entry.offset = offset
         self.dirty = True
 
-    def save(self, now: float, live: Container[Identity]) -> None:
-        """Prune entries gone longer than PRUNE_AFTER, then write the file atomically."""
+    def snapshot(self, now: float, live: Container[Identity]) -> bytes:
+        """Prune entries gone longer than PRUNE_AFTER; the file's new content. Commits
+        after this call mark the positions dirty again."""
         self._entries = {
             ident: entry
             for ident, entry in self._entries.items()
@@ -208,18 +213,40 @@ class Positions:
         self._displaced = [
             e for e in self._displaced if e.offset < e.size and now - e.seen < PRUNE_AFTER
         ]
-        doc = {"version": FORMAT_VERSION, "files": [e.to_json() for e in self]}
-        data = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
-        directory = os.path.dirname(self.path) or "."
-        tmp = f"{self.path}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
         self.dirty = False
+        doc = {"version": FORMAT_VERSION, "files": [e.to_json() for e in self]}
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+
+    def write(self, data: bytes) -> None:
+        """Replace the file by `data` atomically (blocking: run it off the event loop)."""
+        replace_atomically(self.path, lambda out: out.write(data), f"{self.path}.tmp")
+
+
+class UnknownFormat(Exception):
+    """The positions file is of a format version this shipper does not read."""
+
+    def __init__(self, path: str, version: object) -> None:
+        super().__init__(
+            f"{path}: positions format version {version!r}, this shipper reads version "
+            f"{FORMAT_VERSION}: run the shipper that wrote it, or move the file away to "
+            "read every file again from SHIPPER_READ_FROM"
+        )
+
+
+def _check_version(path: str, doc: Any) -> None:
+    if isinstance(doc, dict) and doc.get("version") != FORMAT_VERSION:
+        raise UnknownFormat(path, doc.get("version"))
+
+
+def format_problem(path: str) -> str | None:
+    """Why this shipper cannot load the positions file at `path` (checked at startup), or
+    None; a missing or corrupt file is no problem (reading starts afresh)."""
+    try:
+        with open(path, "rb") as fh:
+            doc = orjson.loads(fh.read())
+        _check_version(path, doc)
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    except UnknownFormat as exc:
+        return str(exc)
+    return None

@@ -45,17 +45,22 @@ class Scanner:
         # Pod names and namespaces never contain "_", so these prefixes are unambiguous.
         self._own_link = f"{pod}_{namespace}_" if pod and namespace else None
         self._own_dir = f"{namespace}_{pod}_" if pod and namespace else None
+        # Real paths by (matched path, device, inode), from the last scan: resolving a
+        # link costs an lstat per path component, and a node has a thousand links.
+        self._real: dict[tuple[str, int, int], str] = {}
 
     def scan(self) -> dict[Identity, Match]:
         """Every matched, not excluded file by identity; a link wins over its target."""
         found: dict[Identity, Match] = {}
+        resolved: dict[tuple[str, int, int], str] = {}
         for pattern in self._globs:
             for matched in sorted(glob.glob(pattern)):
                 if never_read(matched):
                     continue
                 try:
                     st = os.stat(matched)
-                    real = os.path.realpath(matched)
+                    key = (matched, st.st_dev, st.st_ino)
+                    real = resolved[key] = self._real.get(key) or os.path.realpath(matched)
                     link = matched if os.path.islink(matched) else None
                 except OSError:  # a dangling link, or gone since the glob listed it
                     continue
@@ -65,6 +70,7 @@ class Scanner:
                 current = found.get(ident)
                 if current is None or (current.link is None and link is not None):
                     found[ident] = Match(real, link)
+        self._real = resolved
         return found
 
     def excluded(self, path: str, link: str | None = None) -> bool:
@@ -86,11 +92,11 @@ class Scanner:
         roots.update(os.path.dirname(path) for path in files)
         # Never a recursive watch on "/": a glob like "/*/x.log" is left to the rescans.
         existing = sorted(root for root in roots if root != "/" and os.path.isdir(root))
-        kept: list[str] = []
+        kept: set[str] = set()
         for root in existing:  # sorted: a parent comes before its subdirectories
-            if not any(root == k or root.startswith(k + "/") for k in kept):
-                kept.append(root)
-        return tuple(kept)
+            if not any(parent in kept for parent in _ancestors(root)):
+                kept.add(root)
+        return tuple(sorted(kept))
 
 
 def _fixed_prefix(pattern: str) -> str:
@@ -101,3 +107,12 @@ def _fixed_prefix(pattern: str) -> str:
             break
         fixed.append(part)
     return "/".join(fixed) or "/"
+
+
+def _ancestors(path: str) -> list[str]:
+    """`path` and each directory above it, up to (not including) `/`."""
+    out = []
+    while path not in ("/", ""):
+        out.append(path)
+        path = os.path.dirname(path)
+    return out

@@ -4,8 +4,8 @@ Service-account tokens are bound and rotate (kubelet rewrites the file about hou
 so the token is re-read every minute and at once after a 401.
 
 No answer is trusted to end: each is read within a size cap and a total deadline,
-past which the attempt fails like any other (`AnswerUnreadable`), so an endless or
-huge answer costs bounded memory and time.
+past which the attempt fails like any other (`AnswerTooLarge`, `AnswerUnreadable`),
+so an endless or huge answer costs bounded memory and time.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from typing import Any
 import httpx
 import orjson
 
+from shipper.net.capped import read_capped
+from shipper.net.tls import client_context
+from shipper.net.urls import api_base
 from shipper.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,17 +65,12 @@ class KubeApiError(Exception):
         )
 
 
-def api_base(url: str) -> str:
-    """The server's root URL; accepts Fluentd's `…/api` form (`FLUENT_FILTER_KUBERNETES_URL`)."""
-    return url.rstrip("/").removesuffix("/api")
-
-
 def tls_verify(settings: Settings) -> ssl.SSLContext | bool:
     """The cluster CA when its file exists, else the system's; nothing when told not to verify."""
     if not settings.kube_verify_tls:
         return False
     if os.path.isfile(settings.kube_ca_file):
-        return ssl.create_default_context(cafile=settings.kube_ca_file)
+        return client_context(ca_file=settings.kube_ca_file)
     return True
 
 
@@ -106,7 +104,8 @@ class KubeClient:
         deadline: float | None = None,
     ) -> Any:
         """GET a JSON document of at most `limit` bytes within `deadline` seconds (default:
-        a LIST's), or raise `AnswerUnreadable`; non-2xx answers raise `KubeApiError`."""
+        a LIST's), or raise `AnswerTooLarge`/`AnswerUnreadable`; non-2xx answers raise
+        `KubeApiError`."""
         limit = MAX_LIST_BYTES if limit is None else limit
         deadline = LIST_DEADLINE if deadline is None else deadline
         try:
@@ -171,21 +170,6 @@ class KubeClient:
         except OSError as exc:
             log.warning("cannot read Kubernetes token file %s: %s", self._token_file, exc)
         return self._token
-
-
-async def read_capped(response: httpx.Response, limit: int) -> bytes:
-    """The whole body, or `AnswerUnreadable` as soon as it passes `limit` bytes."""
-    length = response.headers.get("Content-Length", "")
-    if length.isdigit() and int(length) > limit:
-        raise AnswerUnreadable(f"answer of {int(length):,} bytes, over the cap of {limit:,}")
-    chunks = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise AnswerUnreadable(f"answer over the cap of {limit:,} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def capped_lines(response: httpx.Response, limit: int) -> AsyncIterator[bytes]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shipper.settings import Settings
-from shipper.transforms.multiline_custom import multiline_value
+from shipper.transforms.multiline.custom import multiline_value
 
 EXCLUDE_ANNOTATION = "shipper.io/exclude"
 PARSER_ANNOTATION = "shipper.io/parser"
@@ -99,7 +99,7 @@ class MalformedObject(ValueError):
 
 def de_dot(mapping: Mapping[str, str] | None, settings: Settings) -> dict[str, str]:
     """Label or annotation keys with dots replaced, so `app` and `app.kubernetes.io/name`
-    do not collide in Elasticsearch's object mapping (SPEC `SHIPPER_DE_DOT`)."""
+    do not collide in Elasticsearch's object mapping (`SHIPPER_DE_DOT`)."""
     if not mapping:
         return {}
     if not settings.de_dot:

@@ -1,0 +1,1 @@
+"""Settings derived from several variables: the table's `resolve` functions."""

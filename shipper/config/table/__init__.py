@@ -1,0 +1,28 @@
+"""The configuration table: every setting once, in the order of `Settings`' fields.
+
+Loading, `check-config` and the README's configuration table all read it; adding a
+variable is one `Variable` in its component's module (plus its `Settings` field).
+"""
+
+from shipper.config.table.delivery import DELIVERY
+from shipper.config.table.elasticsearch import ELASTICSEARCH
+from shipper.config.table.filtering import FILTERING
+from shipper.config.table.kubernetes import KUBERNETES
+from shipper.config.table.observe import OBSERVE
+from shipper.config.table.records import RECORDS
+from shipper.config.table.tail import TAIL
+from shipper.config.table.targets import TARGETS
+from shipper.config.table.variable import Variable
+
+TABLE: tuple[Variable, ...] = (
+    *TAIL,
+    *ELASTICSEARCH,
+    *TARGETS,
+    *DELIVERY,
+    *KUBERNETES,
+    *RECORDS,
+    *FILTERING,
+    *OBSERVE,
+)
+
+__all__ = ["TABLE", "Variable"]

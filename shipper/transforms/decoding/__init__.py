@@ -1,0 +1,1 @@
+"""Bytes to records: kubelet's CRI and docker json-file formats, partial lines joined."""

@@ -1,0 +1,1 @@
+"""Per-file document fields: names from the path, pod metadata, and the file's options."""

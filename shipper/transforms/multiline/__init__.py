@@ -1,0 +1,1 @@
+"""Stack traces joined into one record, by rules per runtime."""

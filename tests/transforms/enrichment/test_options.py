@@ -1,0 +1,36 @@
+"""A file's options: the pod's annotations decide, else the settings."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from shipper.settings import Settings
+from shipper.transforms.enrichment.options import FileOptions, file_options
+from tests.transforms.multiline.test_joiner import pod
+
+
+def test_the_parser_annotation_decides_json_over_the_setting() -> None:
+    assert file_options(Settings(merge_json=False), pod(parser="json")).merge_json is True
+    assert file_options(Settings(merge_json=False), pod(parser="JSON")).merge_json is True
+    assert file_options(Settings(merge_json=True), pod(parser="text")).merge_json is False
+    assert file_options(Settings(merge_json=True), pod()).merge_json is True
+    assert file_options(Settings(merge_json=True), None).merge_json is True
+    assert file_options(Settings(), None).merge_json is False
+
+
+def test_the_multiline_annotation_wins_over_the_setting() -> None:
+    assert file_options(Settings(multiline="java"), pod(multiline="go")).multiline == "go"
+    assert file_options(Settings(multiline="java"), pod(multiline=None)).multiline == "java"
+    assert file_options(Settings(), None).multiline is None
+
+
+def test_only_the_exclude_annotation_excludes() -> None:
+    excluded = dataclasses.replace(pod(), excluded=True)
+    assert file_options(Settings(), excluded).excluded is True
+    assert file_options(Settings(), pod()).excluded is False
+    assert file_options(Settings(), None).excluded is False
+
+
+def test_a_file_of_an_unknown_pod_follows_the_settings() -> None:
+    settings = Settings(merge_json=True, multiline="python")
+    assert file_options(settings, None) == FileOptions(False, True, "python")
