@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -135,23 +135,7 @@ def test_annotation_changes_on_running_pods_take_effect_within_seconds(
         return Counter(doc["log"] for doc in read_documents(out))
 
     try:
-        web.write(["DEBUG 0", "INFO 0"])
-        wait_for(lambda: logs()["DEBUG 0"] == logs()["INFO 0"] == 1, what="both lines")
-
-        kube.update_pod("default", "web", annotations={"shipper.io/drop": "^DEBUG"})
-        changed = time.monotonic()
-        n = 0
-        while True:  # lines go on being written; from some point DEBUG ones stop arriving
-            n += 1
-            web.write([f"DEBUG {n}", f"INFO {n}"])
-            wait_for(lambda n=n: logs()[f"INFO {n}"] == 1, what=f"INFO {n}")
-            if not logs()[f"DEBUG {n}"]:
-                break
-            assert time.monotonic() - changed < 5, "the drop annotation did not take effect"
-        web.write([f"DEBUG {n + 1}", f"INFO {n + 1}"])
-        wait_for(lambda: logs()[f"INFO {n + 1}"] == 1, what="a line after the change")
-        assert logs()[f"DEBUG {n + 1}"] == 0
-
+        _drop_annotation_takes_effect(kube, web, logs)
         kube.update_namespace("noisy", annotations={"shipper.io/rate-limit": "rate=5,burst=10"})
         changed = time.monotonic()
         written = 0
@@ -185,6 +169,27 @@ def test_annotation_changes_on_running_pods_take_effect_within_seconds(
     assert markers[0]["kubernetes"]["namespace_name"] == "noisy"
 
 
+def _drop_annotation_takes_effect(
+    kube: FakeKubeApiServer, web: Container, logs: Callable[[], Counter[str]]
+) -> None:
+    """`shipper.io/drop` set on the running pod `web`: within seconds its DEBUG lines stop."""
+    web.write(["DEBUG 0", "INFO 0"])
+    wait_for(lambda: logs()["DEBUG 0"] == logs()["INFO 0"] == 1, what="both lines")
+    kube.update_pod("default", "web", annotations={"shipper.io/drop": "^DEBUG"})
+    changed = time.monotonic()
+    n = 0
+    while True:  # lines go on being written; from some point DEBUG ones stop arriving
+        n += 1
+        web.write([f"DEBUG {n}", f"INFO {n}"])
+        wait_for(lambda n=n: logs()[f"INFO {n}"] == 1, what=f"INFO {n}")
+        if not logs()[f"DEBUG {n}"]:
+            break
+        assert time.monotonic() - changed < 5, "the drop annotation did not take effect"
+    web.write([f"DEBUG {n + 1}", f"INFO {n + 1}"])
+    wait_for(lambda: logs()[f"INFO {n + 1}"] == 1, what="a line after the change")
+    assert logs()[f"DEBUG {n + 1}"] == 0
+
+
 @pytest.fixture
 def es() -> Iterator[FakeElasticsearch]:
     with FakeElasticsearch() as server:
@@ -212,23 +217,7 @@ def test_kept_lines_exactly_once_and_dropped_ones_counted_across_a_sigkill(
     def kept(text: str) -> bool:
         return "kube-probe/" not in text and text.split()[0] in ("WARN", "ERROR")
 
-    saved = state / "positions.json"  # where the second agent starts reading again
-
-    def committed() -> int:
-        files = orjson.loads(saved.read_bytes())["files"] if saved.exists() else []
-        return int(files[0]["offset"]) if files else 0
-
-    first = Agent(args, env).start().wait_ready()
-    total = 0
-    while es.count() < 1000 or committed() == 0:  # killed while lines are still being
-        shop.write(line(total + i) for i in range(500))  # written and shipped, after
-        total += 500  # a position was saved
-        time.sleep(0.02)
-    shop.write(line(total + i) for i in range(500))
-    total += 500
-    first.kill()
-    restart = committed()
-    assert 0 < restart < shop.path.stat().st_size
+    total, restart = _killed_while_writing(Agent(args, env), shop, state, es, line)
     shop.write(line(total + i) for i in range(500))
     second = Agent(args, env).start().wait_ready()
     try:
@@ -247,3 +236,28 @@ def test_kept_lines_exactly_once_and_dropped_ones_counted_across_a_sigkill(
     again = [w.text for w in shop.written if w.offset >= restart and not kept(w.text)]
     assert probes + warn == len(again)
     assert probes == sum("kube-probe/" in text for text in again)
+
+
+def _killed_while_writing(
+    first: Agent, shop: Container, state: Path, es: FakeElasticsearch, line: Callable[[int], str]
+) -> tuple[int, int]:
+    """Run `first` while lines are written and shipped, kill -9 it after a position was
+    saved; the lines written and the offset a second agent restarts at."""
+    saved = state / "positions.json"  # where the second agent starts reading again
+
+    def committed() -> int:
+        files = orjson.loads(saved.read_bytes())["files"] if saved.exists() else []
+        return int(files[0]["offset"]) if files else 0
+
+    first.start().wait_ready()
+    total = 0
+    while es.count() < 1000 or committed() == 0:  # killed while lines are still being
+        shop.write(line(total + i) for i in range(500))  # written and shipped, after
+        total += 500  # a position was saved
+        time.sleep(0.02)
+    shop.write(line(total + i) for i in range(500))
+    total += 500
+    first.kill()
+    restart = committed()
+    assert 0 < restart < shop.path.stat().st_size
+    return total, restart
