@@ -15,11 +15,15 @@ value counts as absent.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from shipper.settings import Settings
-from shipper.transforms.kubernetes import PodMetadata
-from shipper.transforms.kubernetes.metadata import SHIPPER_PREFIX
 from shipper.transforms.multiline.custom import NONE, multiline_value
+
+if TYPE_CHECKING:  # at run time the config's parsers import this module without the API client
+    from shipper.transforms.kubernetes.metadata import PodMetadata
+
+SHIPPER_PREFIX = "shipper.io/"  # the annotations a pod's metadata keeps as written
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,14 +21,16 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from itertools import accumulate, compress
 from operator import is_, truth
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipper.observe.metrics import Metrics
 from shipper.record import Records
 from shipper.transforms.enrichment.options import pod_option
 from shipper.transforms.filtering.rule_lists import parse_list
 from shipper.transforms.filtering.selector import Selector, parse_selector
-from shipper.transforms.kubernetes.metadata import PodMetadata
+
+if TYPE_CHECKING:  # the config parses rules without loading the API client
+    from shipper.transforms.kubernetes.metadata import PodMetadata
 
 log = logging.getLogger(__name__)
 

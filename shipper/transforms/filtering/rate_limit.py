@@ -22,12 +22,14 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from shipper.observe.metrics import Metrics
 from shipper.record import Record, Records
 from shipper.transforms.filtering.rule_lists import parse_list
-from shipper.transforms.kubernetes.metadata import PodMetadata
+
+if TYPE_CHECKING:  # the config parses rules without loading the API client
+    from shipper.transforms.kubernetes.metadata import PodMetadata
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shipper.settings import Settings
+from shipper.transforms.enrichment.options import SHIPPER_PREFIX
 from shipper.transforms.multiline.custom import multiline_value
 
 EXCLUDE_ANNOTATION = "shipper.io/exclude"
 PARSER_ANNOTATION = "shipper.io/parser"
 MULTILINE_ANNOTATION = "shipper.io/multiline"
-SHIPPER_PREFIX = "shipper.io/"  # annotations kept as written, per container too
 
 _STATUS_LISTS = ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses")
 _SPEC_LISTS = ("containers", "initContainers", "ephemeralContainers")
