@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 
@@ -154,7 +156,19 @@ def _show(value: object) -> str:
     """One value as check-config prints it: JSON, so "" and unset stay distinct."""
     if isinstance(value, Output):
         value = str(value)
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, default=_plain)
+
+
+def _plain(value: object) -> object:
+    """A rule (SHIPPER_FILTERS, ...) as JSON: its fields that are set, patterns as written."""
+    if isinstance(value, re.Pattern):
+        return value.pattern
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        items = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
+        return {name: item for name, item in items if item not in (None, (), frozenset())}
+    raise TypeError(f"{type(value).__name__} cannot be shown")
 
 
 def help_variables() -> dict[str, list[tuple[str, str, str]]]:

@@ -36,6 +36,7 @@ from shipper.transforms.decoding.decoder import Decoder
 from shipper.transforms.decoding.detect import make_decoder
 from shipper.transforms.encoding.json_fields import JsonFields
 from shipper.transforms.enrichment.enrich import Enricher
+from shipper.transforms.filtering.rate_limit import RateLimiter
 from shipper.transforms.kubernetes import PodMetadata
 
 log = logging.getLogger("shipper.pipeline")
@@ -62,6 +63,9 @@ class Pipeline:
         self.metrics = metrics
         self.enricher = enricher
         self.json_fields = JsonFields(settings.merge_json_key, metrics)
+        self.limiter = RateLimiter(
+            settings.rate_limits, metrics, interval=settings.rate_limit_interval
+        )
         self._outbox = Outbox()
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()

@@ -8,7 +8,12 @@ can build a `Settings(...)` directly; `shipper.config` builds one from the envir
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from shipper.transforms.filtering.filters import FilterRule
+    from shipper.transforms.filtering.rate_limit import RateLimit
+    from shipper.transforms.multiline.custom import CustomRule
 
 ReadFrom = Literal["head", "tail"]
 OnOff = Literal["auto", "on", "off"]
@@ -114,9 +119,15 @@ class Settings:
     # --- structured logs
     merge_json: bool = False
     merge_json_key: str = "json"
-    multiline: Literal["java", "python", "go"] | None = None
+    multiline: str | None = None  # java, python, go or a name of multiline_rules
+    multiline_rules: tuple[CustomRule, ...] = ()
     de_dot: bool = True
     de_dot_separator: str = "_"
+    # --- drop, keep, throttle
+    filters: tuple[FilterRule, ...] = ()
+    rate_limits: tuple[RateLimit, ...] = ()
+    namespace_rate_limits: bool = False  # read namespaces' shipper.io/rate-limit
+    rate_limit_interval: float = 10.0  # a file's drop marker at most this often
     # --- observability
     metrics_addr: str = "0.0.0.0:24231"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -115,6 +115,18 @@ class Metrics:
             "Times a file's pod metadata was trimmed to SHIPPER_KUBE_MAX_METADATA_BYTES.",
             registry=r,
         )
+        self.records_filtered = Counter(
+            "shipper_records_filtered",
+            "Records dropped by a drop or keep rule, by rule (also in records_dropped).",
+            ["rule"],
+            registry=r,
+        )
+        self.records_rate_limited = Counter(
+            "shipper_records_rate_limited",
+            "Records dropped over a rate limit, by namespace (also in records_dropped).",
+            ["namespace"],
+            registry=r,
+        )
         self.output_up = Gauge(
             "shipper_output_up", "1 when the last request to the output succeeded.", registry=r
         )

@@ -6,6 +6,7 @@ variable is one `Variable` in its component's module (plus its `Settings` field)
 
 from shipper.config.table.delivery import DELIVERY
 from shipper.config.table.elasticsearch import ELASTICSEARCH
+from shipper.config.table.filtering import FILTERING
 from shipper.config.table.kubernetes import KUBERNETES
 from shipper.config.table.node_logs import NODE_LOGS
 from shipper.config.table.observe import OBSERVE
@@ -21,6 +22,7 @@ TABLE: tuple[Variable, ...] = (
     *DELIVERY,
     *KUBERNETES,
     *RECORDS,
+    *FILTERING,
     *OBSERVE,
     *NODE_LOGS,
 )
