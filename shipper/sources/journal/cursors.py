@@ -8,15 +8,12 @@ was delivered, whatever killed the agent.
 
 from __future__ import annotations
 
-import logging
 import os
-import time
+from typing import Any
 
 import orjson
 
-from shipper.durable import replace_atomically
-
-log = logging.getLogger("shipper.journal")
+from shipper.durable import load_state, replace_atomically
 
 FORMAT_VERSION = 1
 FILE_NAME = "journal-cursors.json"
@@ -41,23 +38,8 @@ class Cursors:
     def load(self) -> None:
         """Read the saved cursors; a corrupt file is moved aside (reading starts at the
         journal's head: ids derived from cursors make the replay store nothing twice)."""
-        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-        try:
-            with open(self.path, "rb") as fh:
-                raw = fh.read()
-        except FileNotFoundError:
-            return
-        try:
-            doc = orjson.loads(raw)
-            cursors = doc["cursors"]
-            if not isinstance(cursors, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in cursors.items()
-            ):
-                raise ValueError("cursors is not an object of strings")
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            aside = f"{self.path}.corrupt-{int(time.time())}"
-            os.replace(self.path, aside)
-            log.warning("journal cursors %s are corrupt (%s); moved to %s", self.path, exc, aside)
+        cursors = load_state(self.path, "journal cursors", _cursors_of)
+        if cursors is None:
             return
         self._cursors = dict(cursors)
 
@@ -70,3 +52,12 @@ class Cursors:
     def write(self, data: bytes) -> None:
         """Replace the file by `data` atomically (blocking)."""
         replace_atomically(self.path, lambda out: out.write(data), f"{self.path}.tmp")
+
+
+def _cursors_of(doc: Any) -> dict[str, str]:
+    cursors = doc["cursors"]
+    if not isinstance(cursors, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in cursors.items()
+    ):
+        raise ValueError("cursors is not an object of strings")
+    return cursors
