@@ -17,6 +17,27 @@ COPY shipper/ shipper/
 ARG EXTRAS=""
 RUN pip wheel --no-cache-dir --wheel-dir /wheels ".${EXTRAS}"
 
+# journalctl, the journal reader (README, "Node logs"), with just the libraries the slim base
+# lacks (journalctl, libsystemd-shared, libip4tc, libkmod: about 3.5 MB, where the systemd
+# package and its dependencies would add about 17 MB). Found with ldd and kept only when
+# their package is not in the base, so the final stage gets no second copy of a library.
+FROM ${PYTHON_IMAGE} AS journal
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# hadolint ignore=DL3008
+RUN dpkg-query -W -f='${Package}\n' >/tmp/base-packages \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends systemd \
+    && rm -rf /var/lib/apt/lists/* \
+    && { echo /usr/bin/journalctl; ldd /usr/bin/journalctl | awk '$2 == "=>" && $3 ~ /^\// {print $3}'; } \
+    | while read -r file; do \
+        package="$(dpkg -S "*/$(basename "$file")" | head -n 1 | cut -d: -f1)"; \
+        if ! grep -qx "$package" /tmp/base-packages; then \
+          directory="/out$(readlink -f "$(dirname "$file")")"; \
+          mkdir -p "$directory" && cp -L "$file" "$directory/"; \
+        fi; \
+      done \
+    && /out/usr/bin/journalctl --version >/dev/null
+
 FROM ${PYTHON_IMAGE}
 ARG VERSION=0.1.0
 ARG EXTRAS=""
@@ -28,10 +49,12 @@ LABEL org.opencontainers.image.title="shipper" \
 # The wheels are mounted, not copied: no layer keeps them, and pip keeps no cache.
 # /var/lib/shipper (SHIPPER_STATE_DIR) is owned by the image's user for `docker run`; the
 # DaemonSet mounts the node's directory over it.
+COPY --from=journal /out/ /
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links=/wheels "$(echo /wheels/shipper-*.whl)${EXTRAS}" \
     && mkdir -p /var/lib/shipper \
-    && chown 65532:65532 /var/lib/shipper
+    && chown 65532:65532 /var/lib/shipper \
+    && journalctl --version >/dev/null
 # Unprivileged by default (e.g. `docker run` on sample logs). On a node the DaemonSet runs it
 # as uid 0 without any capability, to read the root-owned logs (see its securityContext).
 USER 65532:65532

@@ -69,6 +69,24 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {once['cpu_s_per_million']:,.1f} | {once['peak_rss_mib']:,.0f} MiB |",
             "",
         ]
+    journal = report.get("journal")
+    if journal:
+        out += [
+            f"{journal['entries']:,} journal entries (running agent, from start to the last "
+            "arrival), then with container logs and a node file beside them "
+            f"({journal['both_records']:,} records):",
+            "",
+            "| sources | records/s | CPU-s per million records (with journalctl) "
+            "| peak RSS: agent (the larger of agent and journalctl) |",
+            "|---|---|---|---|",
+            f"| journal | {journal['entries_per_s']:,.0f} | {journal['cpu_s_per_million']:,.1f} "
+            f"| {journal['agent_peak_rss_mib']:,.0f} ({journal['peak_rss_mib']:,.0f}) MiB |",
+            f"| journal + containers + node file | {journal['both_records_per_s']:,.0f} "
+            f"| {journal['both_cpu_s_per_million']:,.1f} "
+            f"| {journal['both_agent_peak_rss_mib']:,.0f} "
+            f"({journal['both_peak_rss_mib']:,.0f}) MiB |",
+            "",
+        ]
     rows = []
     latency = report.get("latency")
     if latency:

@@ -1,7 +1,8 @@
 """The benchmark: the real agent, as deployed, into a loopback bulk endpoint.
 
     python -m benchmarks.run [--records 1000000] [--containers 20] [--seed 1]
-        [--scenario all|endpoint|once|latency|fairness|slow-fairness] [--json OUT] [--keep]
+        [--scenario all|endpoint|once|latency|fairness|slow-fairness|journal|...]
+        [--json OUT] [--keep]
 
 Scenarios (`all` runs them in this order):
   endpoint  the bulk endpoint alone, fed pre-built bodies from another process:
@@ -15,6 +16,9 @@ Scenarios (`all` runs them in this order):
             container's ~300 MB backlog floods the agent: the quiet lines' delay
   slow-fairness  the same into an endpoint that indexes 30 us a document (about
             33,000 documents/s): the sink is the bottleneck and the buffer is full
+  journal   (not in `all`) node logs: --journal-entries kubelet journal entries read by a
+            running agent (entries/s, CPU-s per million), then beside container logs and a
+            klog node file (peak RSS); needs systemd-journal-remote
   many-idle, many-busy, churn  a node with --files containers (`benchmarks.many`);
             not part of `all`
   startup   `version` and `check-config` wall time, and `run` to its first document
@@ -35,6 +39,7 @@ from typing import Any
 import orjson
 
 from benchmarks import many, profile, startup
+from benchmarks.journal import run_journal
 from benchmarks.report import machine, markdown
 from benchmarks.scenarios import (
     FLOOD_RECORDS,
@@ -73,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--scenario",
-        choices=(*SCENARIOS, *many.MANY_SCENARIOS, "startup", "all"),
+        choices=(*SCENARIOS, *many.MANY_SCENARIOS, "startup", "journal", "all"),
         default="all",
     )
     parser.add_argument("--files", type=int, default=1000, help="many-*: containers")
@@ -81,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         "--idle-seconds", type=float, default=60, help="many-idle: how long to watch"
     )
     parser.add_argument("--churn", type=float, default=5, help="churn: pods a second")
+    parser.add_argument("--journal-entries", type=int, default=300_000)
     parser.add_argument("--rate", type=float, default=10_000, help="latency: records/s")
     parser.add_argument(
         "--seconds", type=float, default=20, help="latency and fairness: how long to write"
@@ -164,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run_many(
     args: argparse.Namespace, work: Path, settings: dict[str, str], report: dict[str, Any]
 ) -> None:
-    """The many-file or start-up scenario asked for, if any."""
+    """The many-file, start-up or journal scenario asked for, if any."""
     if args.scenario == "many-idle":
         say(f"many-idle: {args.files:,} files read, then {args.idle_seconds:.0f} s idle")
         report["many-idle"] = many.run_idle(work, args.files, args.idle_seconds, settings)
@@ -177,6 +183,9 @@ def _run_many(
     elif args.scenario == "startup":
         say("startup: version, check-config and the first document, median of 5")
         report["startup"] = startup.run_startup(work, settings)
+    elif args.scenario == "journal":
+        say(f"journal: {args.journal_entries:,} entries, then beside the other sources")
+        report["journal"] = run_journal(work, args.journal_entries, settings)
     elif args.scenario == "churn":
         say(f"churn: {args.churn:g} pods a second for {args.seconds:.0f} s")
         report["churn"] = many.run_churn(work, args.churn, args.seconds, settings)
@@ -189,6 +198,8 @@ def _delivered(report: dict[str, Any]) -> bool:
         checks.append(report["once"]["exactly_once"])
     if "latency" in report:
         checks.append(report["latency"]["delivered"] == report["latency"]["written"])
+    if "journal" in report:
+        checks += [report["journal"]["exactly_once"], report["journal"]["both_exactly_once"]]
     for name in ("fairness", "slow-fairness"):
         if name in report:
             fairness = report[name]

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from shipper import __version__
 from shipper.budget import ByteBudget
@@ -33,6 +34,9 @@ from shipper.observe.server import ObserveServer
 from shipper.pipeline import Pipeline
 from shipper.settings import Settings
 from shipper.sinks.base import Sink
+from shipper.sources.journal.index import journal_indices
+from shipper.sources.journal.source import JournalSource
+from shipper.sources.node_files import NodeFiles, node_settings
 from shipper.sources.tail.source import TailSource
 from shipper.supervisor import Supervisor
 from shipper.tasks import OwnedTasks
@@ -56,6 +60,7 @@ def build_sink(settings: Settings, metrics: Metrics, supervisor: Supervisor) -> 
             metrics,
             dead_letter_path=settings.tail.dead_letter_path,
             supervisor=supervisor,
+            indices_of=journal_indices(settings.node, settings.sink),
         )
     if settings.sink.output.kind == "file":
         from shipper.sinks.file import file_sink
@@ -135,9 +140,11 @@ class Agent:
         kube = self._kubernetes()
         pipeline = self._pipeline(sink, Enricher(settings.kube, kube), budget)
         source = TailSource(settings.tail, pipeline, budget, metrics, once=settings.sink.once)
+        node, node_sources = self._node_sources(pipeline, budget)
         # Gauges read at scrape time from what the components already know.
         metrics.buffer_bytes.set_function(lambda: budget.used)
-        metrics.lag_bytes.set_function(lambda: source.lag_bytes)
+        metrics.lag_bytes.set_function(lambda: source.lag_bytes + node.lag_bytes)
+        metrics.files_watched.set_function(lambda: source.files_open + node.files_open)
         server = ObserveServer(
             settings.observe.metrics_addr, metrics, lambda: self._not_ready(source, sink)
         )
@@ -155,11 +162,13 @@ class Agent:
         await sink.start()
         started, had_positions = time.monotonic(), os.path.exists(settings.tail.positions_path)
         tasks = OwnedTasks("agent", supervisor)
-        tasks.start(self._background(server, pipeline, kube, source))
+        runs = self._background(server, pipeline, kube, source)
+        tasks.start(runs | {name: partial(each.run, self.stop) for name, each in node_sources})
         try:
             await supervisor.run("tail", lambda: source.run(self.stop), until=self.stop)
             delivered = await self._drain(pipeline, sink)
-            await source.save_positions()
+            for each in (source, *(node_source for _, node_source in node_sources)):
+                await each.save_positions()
         finally:
             await tasks.close()
             await sink.close()
@@ -178,9 +187,16 @@ class Agent:
         """The pipeline, told the sink's document shape and how long --once waits for it."""
         out = self.settings.sink
         once_wait = out.once_retry_timeout if out.once else None
-        records = self.settings.records
+        records, filters = self.settings.records, self.settings.filters
         return Pipeline(
-            records, sink, self.metrics, enricher, budget, schema=out.schema, once_wait=once_wait
+            records,
+            sink,
+            self.metrics,
+            enricher,
+            budget,
+            schema=out.schema,
+            once_wait=once_wait,
+            filters=filters,
         )
 
     def _kubernetes(self) -> KubernetesMetadata | None:
@@ -188,8 +204,40 @@ class Agent:
         settings = self.settings
         if not settings.kube.kubernetes_enabled:
             return None
-        timeout = settings.sink.request_timeout
-        return KubernetesMetadata(settings.kube, self.metrics, request_timeout=timeout)
+        return KubernetesMetadata(
+            settings.kube,
+            self.metrics,
+            request_timeout=settings.sink.request_timeout,
+            multiline_rules=settings.records.multiline_rules,
+            namespace_rate_limits=settings.filters.namespace_rate_limits,
+        )
+
+    def _node_sources(
+        self, pipeline: Pipeline, budget: ByteBudget
+    ) -> tuple[TailSource, list[tuple[str, JournalSource | TailSource]]]:
+        """Node logs: the journal and the node's own files (`run` only, not --once); the
+        node files' tail source is returned either way, for the gauges."""
+        settings = self.settings
+        once, max_bytes = settings.sink.once, settings.records.max_record_bytes
+        node_name = settings.kube.node_name
+        node_files = NodeFiles(
+            pipeline, self.metrics, node_name=node_name, max_record_bytes=max_bytes
+        )
+        node = TailSource(node_settings(settings), node_files, budget, self.metrics)
+        sources: list[tuple[str, JournalSource | TailSource]] = []
+        if not once and settings.node.journal_units:
+            journal = JournalSource(
+                settings.node,
+                pipeline,
+                budget,
+                self.metrics,
+                state_dir=settings.tail.state_dir,
+                max_record_bytes=max_bytes,
+            )
+            sources.append(("journal", journal))
+        if not once and settings.node.node_log_paths:
+            sources.append(("node-files", node))
+        return node, sources
 
     def _background(
         self,

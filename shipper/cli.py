@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 
@@ -41,6 +43,10 @@ _HELP_VARIABLES: dict[str, list[tuple[str, str]]] = {
         ("SHIPPER_KUBE_URL", "API server; default from KUBERNETES_SERVICE_HOST"),
         ("SHIPPER_KUBE_TOKEN_FILE", "service-account token"),
         ("NODE_NAME", "this node (downward API): only its pods are watched"),
+    ],
+    "node logs": [
+        ("SHIPPER_JOURNAL_UNITS", "journal units to ship (empty: none)"),
+        ("SHIPPER_JOURNAL_PATHS", "journal directories"),
     ],
     "limits": [
         ("SHIPPER_MAX_RECORD_BYTES", "longer records are cut and marked"),
@@ -150,7 +156,19 @@ def _show(value: object) -> str:
     """One value as check-config prints it: JSON, so "" and unset stay distinct."""
     if isinstance(value, Output):
         value = str(value)
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, default=_plain)
+
+
+def _plain(value: object) -> object:
+    """A rule (SHIPPER_FILTERS, ...) as JSON: its fields that are set, patterns as written."""
+    if isinstance(value, re.Pattern):
+        return value.pattern
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        items = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
+        return {name: item for name, item in items if item not in (None, (), frozenset())}
+    raise TypeError(f"{type(value).__name__} cannot be shown")
 
 
 def help_variables() -> dict[str, list[tuple[str, str, str]]]:

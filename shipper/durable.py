@@ -1,4 +1,5 @@
-"""Writes that survive a crash: a file replaced whole, a directory entry made durable.
+"""State files that survive a crash: replaced whole, their directory entry made durable,
+and read back with a corrupt one moved aside rather than stopping the agent.
 
 `replace_atomically` writes a temporary file in the same directory, fsyncs it, renames
 it over the old one and fsyncs the directory: after a `kill -9` at any instant the file
@@ -8,9 +9,17 @@ run them off the event loop (`shipper.blocking`) or in a command that has no loo
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO, TypeVar
+
+import orjson
+
+log = logging.getLogger("shipper.state")
+
+T = TypeVar("T")
 
 
 def fsync_directory(path: str) -> None:
@@ -30,3 +39,23 @@ def replace_atomically(path: str, write: Callable[[BinaryIO], object], temp: str
         os.fsync(out.fileno())
     os.replace(temp, path)
     fsync_directory(path)
+
+
+def load_state(path: str, what: str, parse: Callable[[Any], T]) -> T | None:
+    """The JSON state file at `path` as `parse` makes it of the decoded document; None when
+    there is none yet. A file that does not parse (bad JSON, or `parse` raising KeyError,
+    TypeError or ValueError) is moved aside, with a warning naming `what`, and None is
+    returned: the agent starts afresh rather than crash-looping on it."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        return None
+    try:
+        return parse(orjson.loads(raw))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        aside = f"{path}.corrupt-{int(time.time())}"
+        os.replace(path, aside)
+        log.warning("%s %s is corrupt (%s); moved to %s", what, path, exc, aside)
+        return None

@@ -18,6 +18,8 @@ from shipper.transforms.encoding.ecs import new_encoder
 from shipper.transforms.enrichment.enrich import TRUNCATED_KEY
 from shipper.transforms.enrichment.naming import names_from_path
 from shipper.transforms.enrichment.options import FileOptions, file_options
+from shipper.transforms.filtering.filters import FileFilter, file_filter
+from shipper.transforms.filtering.rate_limit import FileLimit, namespace_limit
 from shipper.transforms.kubernetes import PodMetadata
 from shipper.transforms.multiline.joiner import TraceJoiner, rules_for
 
@@ -64,6 +66,8 @@ class FilePipeline:
         self._decoder = pipeline.new_decoder()
         self._line_start: int | None = None  # where the file's unterminated line starts
         self._joiner: TraceJoiner | None = None
+        self._filter: FileFilter | None = None  # drop and keep rules, if any cover the file
+        self._limit: FileLimit | None = None  # its rate limit, if any
         self.names = names_from_path(info.path, info.link)
         meta = pipeline.enricher.known(self.names)
         self._encoder = new_encoder(
@@ -73,7 +77,7 @@ class FilePipeline:
         # may ask for trace joining) is looked up: a bounded time.
         self._held: list[_Read] | None = None
         self._backlog = Backlog(pipeline, self, self._encoder, tracker)
-        self._configure(file_options(pipeline.settings, meta))
+        self._configure(meta)
         if meta is None and pipeline.enricher.can_know(self.names):
             self._held = []
             pipeline.spawn(self._await_metadata())
@@ -86,7 +90,7 @@ class FilePipeline:
         """Use this pod metadata from now on (documents already encoded keep theirs)."""
         if meta is not None:
             self._encoder.set_fields(self._fields(meta))
-            self._configure(file_options(self._pipeline.settings, meta))
+            self._configure(meta)
 
     def feed(self, data: bytes, start: int) -> None:
         decoder = self._decoder
@@ -110,6 +114,8 @@ class FilePipeline:
             joined = self._joiner.flush_idle(now)
             if joined:
                 self._emit(Records.of(joined), self._decoder.resume_offset, 0)
+        if self._limit is not None and self._limit.due(now) and self._held is None:
+            self._emit(Records(), self._decoder.resume_offset, 0)  # the marker of drops
 
     def finish(self) -> None:
         before = self._decoder.resume_offset
@@ -128,20 +134,38 @@ class FilePipeline:
             self._pipeline.metrics.kubernetes_metadata_truncated.inc()
         return fields
 
-    def _configure(self, options: FileOptions) -> None:
-        """Exclusion, JSON parsing and trace joining as the file's options say."""
+    def _configure(self, meta: PodMetadata | None) -> None:
+        """Exclusion, JSON parsing, trace joining, filters and rate limit as the file's
+        options (its pod's annotations, else the settings) say."""
         pipeline = self._pipeline
+        settings = pipeline.settings
+        names = self.names
+        container = names.container_name
+        options = file_options(settings, meta, container)
         self._excluded = options.excluded
         self._encoder.json = pipeline.json_fields if options.merge_json else None
+        self._join(options)
+        namespace = names.namespace_name
+        self._filter = file_filter(
+            pipeline.filters.filters, namespace, container, meta, pipeline.metrics
+        )
+        self._limit = pipeline.limiter.file_limit(
+            namespace, names.pod_name, container, namespace_limit(meta), self._limit
+        )
+
+    def _join(self, options: FileOptions) -> None:
+        """Trace joining as the options say: a joiner whose kind changes flushes first."""
         kind = options.multiline
+        custom = self._pipeline.settings.multiline_rules
         joiner = self._joiner
         if joiner is None:
             if kind:
-                self._joiner = TraceJoiner(rules_for(kind), pipeline.settings.max_record_bytes)
+                rules = rules_for(kind, custom)
+                self._joiner = TraceJoiner(rules, self._pipeline.settings.max_record_bytes)
         elif joiner.kind != kind:
             if not joiner.idle and self._held is None:
                 self._emit(Records.of(joiner.flush()), self._decoder.resume_offset, 0)
-            joiner.rules = rules_for(kind)
+            joiner.rules = rules_for(kind, custom)
 
     def _take(self, read: _Read) -> None:
         if self._held is not None:
@@ -164,6 +188,10 @@ class FilePipeline:
             resume = self._joiner.resume_offset(decoder_resume)
         if records:
             self._pipeline.metrics.records_read.inc(len(records))
+        if self._filter is not None and records and not self._excluded:
+            records = self._filter.apply(records)
+        if self._limit is not None and not self._excluded:
+            records = self._limit.apply(records)
         if not self._backlog and (not records or self._excluded):
             self._backlog.drop(records, resume, nbytes)
             return

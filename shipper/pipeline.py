@@ -20,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Hashable
 from typing import Any
 
 from shipper.budget import SMALL_REQUEST, ByteBudget
@@ -29,13 +29,14 @@ from shipper.observe.metrics import Metrics
 from shipper.outbox import Outbox
 from shipper.record import Documents
 from shipper.restart import AckTracker
-from shipper.settings import RecordSettings, Schema
+from shipper.settings import FilterSettings, RecordSettings, Schema
 from shipper.sinks.base import Sink
 from shipper.sources.tail.consumer import FileConsumer, FileInfo
 from shipper.transforms.decoding.decoder import Decoder
 from shipper.transforms.decoding.detect import make_decoder
 from shipper.transforms.encoding.json_fields import JsonFields
 from shipper.transforms.enrichment.enrich import Enricher
+from shipper.transforms.filtering.rate_limit import RateLimiter
 from shipper.transforms.kubernetes import PodMetadata
 
 log = logging.getLogger("shipper.pipeline")
@@ -58,11 +59,14 @@ class Pipeline:
         *,
         schema: Schema = "fluentd",
         once_wait: float | None = None,
+        filters: FilterSettings | None = None,
     ) -> None:
         """From the sink's settings: `schema`, the shape of the documents it takes;
         `once_wait`, with --once only, how long waiting records wait for it to move
-        (SHIPPER_ONCE_RETRY_TIMEOUT)."""
+        (SHIPPER_ONCE_RETRY_TIMEOUT). `filters`: the drop and keep rules and rate limits
+        (default: none)."""
         self.settings = settings
+        self.filters = filters = filters or FilterSettings()
         self.schema = schema
         self._once_wait = once_wait
         self.budget = budget
@@ -70,6 +74,9 @@ class Pipeline:
         self.metrics = metrics
         self.enricher = enricher
         self.json_fields = JsonFields(settings.merge_json_key, metrics)
+        self.limiter = RateLimiter(
+            filters.rate_limits, metrics, interval=filters.rate_limit_interval
+        )
         self._outbox = Outbox()
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
@@ -161,8 +168,8 @@ class Pipeline:
         self._caught_up = True
         self._ready.set()
 
-    def submit(self, file: FilePipeline, documents: Documents) -> None:
-        """Queue a file's block for the sink, after that file's earlier blocks."""
+    def submit(self, file: Hashable, documents: Documents) -> None:
+        """Queue a file's (or a journal's) block for the sink, after its earlier blocks."""
         self._outbox.put(file, documents)
         self._idle.clear()
         self._ready.set()

@@ -1,27 +1,53 @@
 """The typed settings, built once at startup: one part per component, each handed its own.
 
 `Settings` is made of parts, one per component: `tail`, `sink` (the output, Elasticsearch,
-targets, batching and retries: what the sinks take), `kube`, `records`, `observe`. They
-follow the configuration table's modules (`shipper/config/table/`), except where a row
-there is used by one other component only (`SHIPPER_MAX_RECORD_BYTES` -> `records`,
-`SHIPPER_DE_DOT*` -> `kube`). Field names follow the variables: `SHIPPER_ES_HOSTS` ->
-`settings.sink.es_hosts`. A value several components use (`once`, `request_timeout`,
-`state_dir`, `schema`) stays in one part and the agent passes it to the others
-explicitly. Defaults here are the README's, already parsed (seconds as float, sizes as
-int bytes), so tests build the part they need directly; `shipper.config` builds the
-whole from the environment.
+targets, batching and retries: what the sinks take), `kube`, `records`, `filters`, `node`
+(the journal and node files), `observe`. They follow the configuration table's modules
+(`shipper/config/table/`), except where a row there is used by one other component only
+(`SHIPPER_MAX_RECORD_BYTES` -> `records`, `SHIPPER_DE_DOT*` -> `kube`). Field names
+follow the variables: `SHIPPER_ES_HOSTS` -> `settings.sink.es_hosts`. A value several
+components use (`once`, `request_timeout`, `state_dir`, `schema`) stays in one part and
+the agent passes it to the others explicitly. Defaults here are the README's, already
+parsed (seconds as float, sizes as int bytes), so tests build the part they need
+directly; `shipper.config` builds the whole from the environment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from shipper.transforms.filtering.filters import FilterRule
+    from shipper.transforms.filtering.rate_limit import RateLimit
+    from shipper.transforms.multiline.custom import CustomRule
 
 ReadFrom = Literal["head", "tail"]
 OnOff = Literal["auto", "on", "off"]
 OpType = Literal["create", "index"]
 Schema = Literal["fluentd", "ecs"]
+
+# The journal units and node files the fluentd-elasticsearch image reads (its systemd.conf
+# and kubernetes.conf), with the container runtimes it predates.
+JOURNAL_UNITS = ("kubelet.service", "containerd.service", "docker.service", "crio.service")
+NODE_LOG_PATHS = tuple(
+    f"/var/log/{name}"
+    for name in (
+        "salt/minion",
+        "startupscript.log",
+        "docker.log",
+        "etcd.log",
+        "kubelet.log",
+        "kube-proxy.log",
+        "kube-apiserver.log",
+        "kube-controller-manager.log",
+        "kube-scheduler.log",
+        "rescheduler.log",
+        "glbc.log",
+        "cluster-autoscaler.log",
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +156,28 @@ class RecordSettings:
     max_record_bytes: int = 1024 * 1024
     merge_json: bool = False
     merge_json_key: str = "json"
-    multiline: Literal["java", "python", "go"] | None = None
+    multiline: str | None = None  # java, python, go or a name of multiline_rules
+    multiline_rules: tuple[CustomRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FilterSettings:
+    """Which records go no further: drop and keep rules, rate limits and their markers."""
+
+    filters: tuple[FilterRule, ...] = ()
+    rate_limits: tuple[RateLimit, ...] = ()
+    namespace_rate_limits: bool = False  # read namespaces' shipper.io/rate-limit
+    rate_limit_interval: float = 10.0  # a file's drop marker at most this often
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLogSettings:
+    """The node's own logs: the journal and the node's files (empty tuples turn them off)."""
+
+    journal_units: tuple[str, ...] = JOURNAL_UNITS
+    journal_paths: tuple[str, ...] = ("/var/log/journal", "/run/log/journal")
+    journal_index: str | None = None  # None: SHIPPER_ES_INDEX
+    node_log_paths: tuple[str, ...] = NODE_LOG_PATHS
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +198,8 @@ class Settings:
     sink: SinkSettings = field(default_factory=SinkSettings)
     kube: KubernetesSettings = field(default_factory=KubernetesSettings)
     records: RecordSettings = field(default_factory=RecordSettings)
+    filters: FilterSettings = field(default_factory=FilterSettings)
+    node: NodeLogSettings = field(default_factory=NodeLogSettings)
     observe: ObserveSettings = field(default_factory=ObserveSettings)
 
     @classmethod
@@ -178,6 +227,8 @@ _PARTS: dict[str, Any] = {
     "sink": SinkSettings,
     "kube": KubernetesSettings,
     "records": RecordSettings,
+    "filters": FilterSettings,
+    "node": NodeLogSettings,
     "observe": ObserveSettings,
 }
 _PART_OF = {f.name: name for name, part in _PARTS.items() for f in fields(part)}

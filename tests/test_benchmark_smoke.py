@@ -200,6 +200,19 @@ def test_endpoint_parses_split_and_pipelined_requests() -> None:
     assert answers.count(b'"tagline"') == 2
 
 
+def test_journal_smoke_run_delivers_every_entry_exactly_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report.json"
+    code = main(["--scenario", "journal", "--journal-entries", "3000", "--json", str(out)])
+    assert code == 0
+    journal = orjson.loads(out.read_bytes())["journal"]
+    assert (journal["exactly_once"], journal["both_exactly_once"]) == (True, True)
+    assert journal["both_records"] == 3000 + 3000 + 3000
+    assert journal["entries_per_s"] > 0 and journal["both_peak_rss_mib"] > 0
+    assert "| journal + containers + node file |" in capsys.readouterr().out
+
+
 def test_many_file_scenarios_deliver_every_line_and_report_cpu(tmp_path: Path) -> None:
     """many-busy (20 files, then --files), many-idle and churn, tiny: every line arrives
     and the figures the issue asks for are there."""

@@ -35,7 +35,6 @@ IGNORED: dict[str, str] = {
     "FLUENT_KUBERNETES_METADATA_SKIP_MASTER_URL": "master_url is never added",
     "FLUENT_KUBERNETES_METADATA_SKIP_NAMESPACE_METADATA": "see SHIPPER_KUBE_NAMESPACE_LABELS",
     "FLUENT_KUBERNETES_WATCH": "this node's pods are always watched",
-    "FLUENTD_SYSTEMD_CONF": "journald is not read",
     "FLUENTD_PROMETHEUS_CONF": "metrics are always served at SHIPPER_METRICS_ADDR",
     "FLUENTD_PROMETHEUS_PATH": "metrics are served at /metrics",
     "FLUENTD_CONF": "there is no fluentd configuration file",

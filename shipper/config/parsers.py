@@ -89,6 +89,19 @@ def globs(text: str) -> tuple[str, ...]:
     return found
 
 
+def optional_globs(text: str) -> tuple[str, ...]:
+    """Comma-separated globs, where an empty value turns the source off."""
+    return globs(text) if text.strip() else ()
+
+
+def directories(text: str) -> tuple[str, ...]:
+    """Comma-separated absolute directories."""
+    paths = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not paths or any(not path.startswith("/") for path in paths):
+        raise ValueError("not a list of absolute directories (example: /var/log/journal)")
+    return paths
+
+
 def glob_list(text: str) -> tuple[str, ...]:
     """Comma-separated, or a JSON array as the fluentd image's exclude_path takes it."""
     if not text.lstrip().startswith("["):

@@ -21,105 +21,142 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.read_bytes = Counter("shipper_read_bytes", "Bytes read from log files.", registry=r)
-        self.records_read = Counter(
-            "shipper_records_read", "Records parsed from log files (partials joined).", registry=r
+        self._define_records()
+        self._define_files()
+        self._define_delivery()
+        self._define_kubernetes()
+        self._define_node_logs()
+        self.internal_errors = self._counter(
+            "shipper_internal_errors",
+            "Long-lived tasks that failed and were started again, by task.",
+            "task",
         )
-        self.records_malformed = Counter(
+        self.build_info = Info("shipper_build", "The agent's version.", registry=self.registry)
+        self.build_info.info({"version": __version__})
+
+    def _counter(self, name: str, doc: str, *labels: str) -> Counter:
+        return Counter(name, doc, labels, registry=self.registry)
+
+    def _gauge(self, name: str, doc: str) -> Gauge:
+        return Gauge(name, doc, registry=self.registry)
+
+    def _histogram(self, name: str, doc: str, buckets: tuple[float, ...]) -> Histogram:
+        return Histogram(name, doc, buckets=buckets, registry=self.registry)
+
+    def _define_records(self) -> None:
+        """Records as read, parsed and dropped on purpose."""
+        c = self._counter
+        self.records_read = c(
+            "shipper_records_read", "Records parsed from log files (partials joined)."
+        )
+        self.records_malformed = c(
             "shipper_records_malformed",
             "Lines that did not parse in their file's format, shipped as raw text.",
-            registry=r,
         )
-        self.json_parse_failures = Counter(
+        self.json_parse_failures = c(
             "shipper_json_parse_failures",
             "Records with JSON parsing on whose log was not a JSON object (kept as plain text).",
-            registry=r,
         )
-        self.json_keys_dropped = Counter(
+        self.json_keys_dropped = c(
             "shipper_json_keys_dropped",
             "Keys of top-level merged JSON logs left out: they name or expand into our fields.",
-            registry=r,
         )
-        self.records_delivered = Counter(
-            "shipper_records_delivered", "Records acknowledged by the output.", registry=r
+        self.records_dropped = c(
+            "shipper_records_dropped", "Records dropped on purpose, by reason.", "reason"
         )
-        self.records_dropped = Counter(
-            "shipper_records_dropped",
-            "Records dropped on purpose, by reason.",
-            ["reason"],
-            registry=r,
+        self.records_filtered = c(
+            "shipper_records_filtered",
+            "Records dropped by a drop or keep rule, by rule (also in records_dropped).",
+            "rule",
         )
-        self.records_dead_lettered = Counter(
-            "shipper_records_dead_lettered",
-            "Records rejected by the output and written to the dead-letter file.",
-            registry=r,
+        self.records_rate_limited = c(
+            "shipper_records_rate_limited",
+            "Records dropped over a rate limit, by namespace (also in records_dropped).",
+            "namespace",
         )
-        self.records_retried = Counter(
-            "shipper_records_retried", "Record delivery attempts that are retried.", registry=r
+
+    def _define_files(self) -> None:
+        """The followed files: bytes read, backlog, rotations, losses, memory held."""
+        c, g = self._counter, self._gauge
+        self.read_bytes = c("shipper_read_bytes", "Bytes read from log files.")
+        self.files_watched = g("shipper_files_watched", "Files being tailed.")
+        self.lag_bytes = g("shipper_lag_bytes", "Bytes written to tailed files but not yet read.")
+        self.buffer_bytes = g(
+            "shipper_buffer_bytes", "Read but not yet acknowledged bytes held in memory."
         )
-        self.bulk_requests = Counter(
-            "shipper_bulk_requests",
-            "Bulk requests sent, by HTTP status (or 'error' when no answer came).",
-            ["status"],
-            registry=r,
-        )
-        self.bulk_request_duration = Histogram(
-            "shipper_bulk_request_duration_seconds",
-            "Time from sending a bulk request to reading its answer.",
-            buckets=REQUEST_BUCKETS,
-            registry=r,
-        )
-        self.buffer_bytes = Gauge(
-            "shipper_buffer_bytes",
-            "Read but not yet acknowledged bytes held in memory.",
-            registry=r,
-        )
-        self.files_watched = Gauge("shipper_files_watched", "Files being tailed.", registry=r)
-        self.lag_bytes = Gauge(
-            "shipper_lag_bytes", "Bytes written to tailed files but not yet read.", registry=r
-        )
-        self.delivery_latency = Histogram(
-            "shipper_delivery_latency_seconds",
-            "Time from a record's own timestamp to its acknowledgement.",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.rotations = Counter("shipper_rotations", "File rotations followed.", registry=r)
-        self.compressed_read_bytes = Counter(
+        self.rotations = c("shipper_rotations", "File rotations followed.")
+        self.compressed_read_bytes = c(
             "shipper_compressed_read_bytes",
             "Bytes read (as decompressed) from kubelet's gzipped copies of rotated files.",
-            registry=r,
         )
-        self.lost_bytes = Counter(
+        self.lost_bytes = c(
             "shipper_lost_bytes",
             "Bytes deleted before they were read, by reason (at most: some may have been "
             "delivered just before the agent stopped).",
-            ["reason"],
-            registry=r,
+            "reason",
         )
-        self.truncations = Counter(
-            "shipper_truncations", "Files found truncated and read again from 0.", registry=r
+        self.truncations = c("shipper_truncations", "Files found truncated and read again from 0.")
+
+    def _define_delivery(self) -> None:
+        """The output: what it acknowledged, refused, retried, and how fast."""
+        c = self._counter
+        self.records_delivered = c(
+            "shipper_records_delivered", "Records acknowledged by the output."
         )
-        self.kubernetes_api_errors = Counter(
-            "shipper_kubernetes_api_errors", "Failed Kubernetes API requests.", registry=r
+        self.records_dead_lettered = c(
+            "shipper_records_dead_lettered",
+            "Records rejected by the output and written to the dead-letter file.",
         )
-        self.internal_errors = Counter(
-            "shipper_internal_errors",
-            "Long-lived tasks that failed and were started again, by task.",
-            ["task"],
-            registry=r,
+        self.records_retried = c(
+            "shipper_records_retried", "Record delivery attempts that are retried."
         )
-        self.kubernetes_metadata_truncated = Counter(
+        self.bulk_requests = c(
+            "shipper_bulk_requests",
+            "Bulk requests sent, by HTTP status (or 'error' when no answer came).",
+            "status",
+        )
+        self.bulk_request_duration = self._histogram(
+            "shipper_bulk_request_duration_seconds",
+            "Time from sending a bulk request to reading its answer.",
+            REQUEST_BUCKETS,
+        )
+        self.delivery_latency = self._histogram(
+            "shipper_delivery_latency_seconds",
+            "Time from a record's own timestamp to its acknowledgement.",
+            LATENCY_BUCKETS,
+        )
+        self.output_up = self._gauge(
+            "shipper_output_up", "1 when the last request to the output succeeded."
+        )
+
+    def _define_kubernetes(self) -> None:
+        """Pod metadata from the API server."""
+        self.kubernetes_api_errors = self._counter(
+            "shipper_kubernetes_api_errors", "Failed Kubernetes API requests."
+        )
+        self.kubernetes_metadata_truncated = self._counter(
             "shipper_kubernetes_metadata_truncated",
             "Times a file's pod metadata was trimmed to SHIPPER_KUBE_MAX_METADATA_BYTES.",
-            registry=r,
         )
-        self.output_up = Gauge(
-            "shipper_output_up", "1 when the last request to the output succeeded.", registry=r
+
+    def _define_node_logs(self) -> None:
+        """The journal and the node's files, by source ("journal", "node_files")."""
+        c = self._counter
+        self.source_records_read = c(
+            "shipper_source_records_read",
+            "Records read from the node's journal and files, by source.",
+            "source",
         )
-        self.build_info = Info("shipper_build", "The agent's version.", registry=r)
-        self.build_info.info({"version": __version__})
+        self.source_records_acked = c(
+            "shipper_source_records_acknowledged",
+            "Records of the journal and node files delivered or dead-lettered, by source.",
+            "source",
+        )
+        self.journal_restarts = c(
+            "shipper_journal_restarts",
+            "Times journalctl exited and was started again, by journal directory.",
+            "directory",
+        )
 
     def observe_latency(self, timestamp: bytes) -> None:
         """One delivery latency sample: now minus a record's own UTC time.

@@ -290,10 +290,18 @@ class FakeKubeApiServer:
             self._namespaces[name] = ns
             return self._record("namespaces", "ADDED", ns)
 
-    def update_namespace(self, name: str, labels: dict[str, str]) -> dict[str, Any]:
+    def update_namespace(
+        self,
+        name: str,
+        labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         with self._cond:
             ns = self._namespaces[name]
-            ns["metadata"]["labels"] = {"kubernetes.io/metadata.name": name, **labels}
+            if labels is not None:
+                ns["metadata"]["labels"] = {"kubernetes.io/metadata.name": name, **labels}
+            if annotations is not None:
+                ns["metadata"]["annotations"] = dict(annotations)
             return self._record("namespaces", "MODIFIED", ns)
 
     def _record(self, resource: str, kind: str, obj: dict[str, Any]) -> dict[str, Any]:

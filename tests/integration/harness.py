@@ -164,6 +164,9 @@ class Agent:
                 "SHIPPER_METRICS_ADDR": f"127.0.0.1:{self.port}",
                 "SHIPPER_LOG_LEVEL": "info",
                 "PYTHONPATH": str(REPO),
+                # the machine's own journal and node files are not the tests' business
+                "SHIPPER_JOURNAL_UNITS": "",
+                "SHIPPER_NODE_LOG_PATHS": "",
             }
         )
         full_env.update(env or {})

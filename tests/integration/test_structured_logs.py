@@ -62,7 +62,7 @@ def test_json_fields_and_java_traces_for_every_pod(tmp_path: Path) -> None:
     assert unicode["stream"] == "stdout"
     for plain in ("[1, 2]", '{"broken": ', "plain text", "GET /orders/41 200"):
         assert "json" not in by_log[plain]
-    assert by_log["\n".join(SPRING_TRACE)]["stream"] == "stdout"
+    assert by_log["\n".join(SPRING)]["stream"] == "stdout"  # the log line with its trace
     assert by_log[f"{header}\n{frame}"]["stream"] == "stderr"
     assert Counter(doc["log"] for doc in docs) == Counter(
         [
@@ -72,9 +72,7 @@ def test_json_fields_and_java_traces_for_every_pod(tmp_path: Path) -> None:
             "[1, 2]",
             '{"broken": ',
             "plain text",
-            SPRING[0],
-            "",
-            "\n".join(SPRING_TRACE),
+            "\n".join(SPRING),
             *(f"worker {i} alive" for i in range(len(SPRING))),
             "GET /orders/43 200",
             f"{header}\n{frame}",

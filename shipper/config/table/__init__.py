@@ -7,7 +7,9 @@ part of `Settings`).
 
 from shipper.config.table.delivery import DELIVERY
 from shipper.config.table.elasticsearch import ELASTICSEARCH
+from shipper.config.table.filtering import FILTERING
 from shipper.config.table.kubernetes import KUBERNETES
+from shipper.config.table.node_logs import NODE_LOGS
 from shipper.config.table.observe import OBSERVE
 from shipper.config.table.records import RECORDS
 from shipper.config.table.tail import TAIL
@@ -21,7 +23,9 @@ TABLE: tuple[Variable, ...] = (
     *DELIVERY,
     *KUBERNETES,
     *RECORDS,
+    *FILTERING,
     *OBSERVE,
+    *NODE_LOGS,
 )
 
 __all__ = ["TABLE", "Variable"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from shipper.config.parsers import boolean, choice, json_key, separator
+from shipper.config.derived import records as derived
+from shipper.config.parsers import boolean, json_key, separator
 from shipper.config.table.variable import Variable
 
 RECORDS = (
@@ -25,8 +26,16 @@ RECORDS = (
     Variable(
         "SHIPPER_MULTILINE",
         "multiline",
-        "`java`, `python` or `go`: join stack traces for every pod",
-        choice("java", "python", "go"),
+        "`java`, `python`, `go` or the name of a `SHIPPER_MULTILINE_RULES` rule: join stack "
+        "traces for every pod",
+        resolve=derived.multiline,
+    ),
+    Variable(
+        "SHIPPER_MULTILINE_RULES",
+        "multiline_rules",
+        "custom multiline rules, a JSON or YAML list of `{name, start, continue, timeout}` "
+        "(see Stack traces)",
+        resolve=derived.multiline_rules,
     ),
     Variable(
         "SHIPPER_DE_DOT",

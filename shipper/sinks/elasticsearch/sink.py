@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from functools import partial
 
 from shipper.observe.metrics import Metrics
@@ -47,10 +48,12 @@ class ElasticsearchSink:
         dead_letter_path: str | None = None,
         reject: RejectHandler | None = None,
         supervisor: Supervisor | None = None,
+        indices_of: Callable[[Documents], list[str]] | None = None,
     ) -> None:
         """`reject` receives refused documents (default: the dead-letter file at
         `dead_letter_path`, in the agent's state directory); `supervisor` restarts a
-        worker that fails."""
+        worker that fails; `indices_of` names the index of each document of a block
+        (default: SHIPPER_ES_INDEX or the data stream)."""
         self._settings = settings
         self._metrics = metrics
         self._supervisor = supervisor or Supervisor(metrics)
@@ -58,7 +61,7 @@ class ElasticsearchSink:
         if reject is None:
             assert dead_letter_path is not None, "refused documents need somewhere to go"
             reject = DeadLetterFile(dead_letter_path, settings.dead_letter_max_bytes, metrics).write
-        self._pattern = target_pattern(settings)
+        self._indices_of = indices_of or target_pattern(settings).render_all
         self._template = TemplateInstaller(settings) if settings.es_template == "install" else None
         self._queue = BatchQueue(BATCHES_PER_WORKER * settings.concurrency)
         self._batcher = Batcher(settings, self._queue)
@@ -97,7 +100,7 @@ class ElasticsearchSink:
         while enough batches are queued."""
         self._delivery.outstanding += sum(map(len, blocks))
         for block in blocks:
-            await self._batcher.add(block, self._pattern.render_all(block))
+            await self._batcher.add(block, self._indices_of(block))
 
     async def send_to(self, block: Documents, indices: list[str]) -> None:
         """Like `send`, document `i` of `block` to index `indices[i]` (a replay's documents

@@ -13,19 +13,15 @@ their bytes, under `path_b64` and `link_b64`.
 from __future__ import annotations
 
 import base64
-import logging
 import os
-import time
 from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from shipper.durable import replace_atomically
+from shipper.durable import load_state, replace_atomically
 from shipper.sources.tail.identity import Fingerprint, fingerprint_matches
-
-log = logging.getLogger("shipper.tail")
 
 FORMAT_VERSION = 1
 PRUNE_AFTER = 3600.0  # seconds a file may be gone before its entry is dropped
@@ -153,24 +149,16 @@ class Positions:
     def load(self) -> None:
         """Read the saved positions; a corrupt file is moved aside and reading starts fresh;
         a file of another format version raises `UnknownFormat`."""
-        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-        try:
-            with open(self.path, "rb") as fh:
-                raw = fh.read()
-        except FileNotFoundError:
-            return
-        try:
-            doc = orjson.loads(raw)
-            _check_version(self.path, doc)
-            entries = [Position.from_json(item) for item in doc["files"]]
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            aside = f"{self.path}.corrupt-{int(time.time())}"
-            os.replace(self.path, aside)
-            log.warning("positions file %s is corrupt (%s); moved to %s", self.path, exc, aside)
+        entries = load_state(self.path, "positions file", self._parse)
+        if entries is None:
             return
         for entry in sorted(entries, key=lambda e: e.seen):  # the latest holds the inode
             self.add(entry)
         self.dirty = False
+
+    def _parse(self, doc: Any) -> list[Position]:
+        _check_version(self.path, doc)
+        return [Position.from_json(item) for item in doc["files"]]
 
     def match(self, identity: Identity, head: bytes) -> Position | None:
         """The saved position of the file `identity` starting with `head`, if there is one."""

@@ -7,15 +7,16 @@ whole API object: pod specs can be tens of KiB and a cluster-wide watch holds th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shipper.settings import KubernetesSettings
+from shipper.transforms.enrichment.options import SHIPPER_PREFIX
+from shipper.transforms.multiline.custom import CustomRule, multiline_value
 
 EXCLUDE_ANNOTATION = "shipper.io/exclude"
 PARSER_ANNOTATION = "shipper.io/parser"
 MULTILINE_ANNOTATION = "shipper.io/multiline"
-MULTILINE_KINDS = frozenset({"java", "python", "go"})
 
 _STATUS_LISTS = ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses")
 _SPEC_LISTS = ("containers", "initContainers", "ephemeralContainers")
@@ -47,6 +48,9 @@ class PodMetadata:
     parser: str | None
     multiline: str | None
     containers: tuple[ContainerInfo, ...] = ()
+    shipper_annotations: Mapping[str, str] = field(default_factory=dict)  # shipper.io/*
+    raw_labels: Mapping[str, str] = field(default_factory=dict)  # for filters' selectors
+    namespace_annotations: Mapping[str, str] = field(default_factory=dict)  # shipper.io/*
 
     def container(
         self, name: str, container_id: str | None
@@ -110,9 +114,13 @@ def strip_scheme(container_id: str) -> str:
 
 
 def pod_metadata(
-    pod: Any, settings: KubernetesSettings, namespace_labels: Mapping[str, str] | None
+    pod: Any,
+    settings: KubernetesSettings,
+    namespace_labels: Mapping[str, str] | None,
+    multiline_rules: tuple[CustomRule, ...] = (),
 ) -> PodMetadata:
-    """Build a pod's metadata from its API object, checking every field it reads.
+    """Build a pod's metadata from its API object, checking every field it reads;
+    `multiline_rules` are the custom rules its multiline annotation may name.
 
     Optional fields may be missing or null; a field of the wrong type (labels as a
     list, a container status that is a string) raises `MalformedObject`.
@@ -122,7 +130,7 @@ def pod_metadata(
     spec = _field(pod, "spec", dict, where) or {}
     status = _field(pod, "status", dict, where) or {}
     raw_annotations = _string_map(meta, "annotations", where + " metadata") or {}
-    multiline = raw_annotations.get(MULTILINE_ANNOTATION, "").strip().lower()
+    multiline = raw_annotations.get(MULTILINE_ANNOTATION, "")
     parser = raw_annotations.get(PARSER_ANNOTATION, "").strip()
     labels = _string_map(meta, "labels", where + " metadata")
     return PodMetadata(
@@ -136,8 +144,12 @@ def pod_metadata(
         namespace_labels=namespace_labels if settings.kube_namespace_labels else None,
         excluded=raw_annotations.get(EXCLUDE_ANNOTATION, "").strip().lower() == "true",
         parser=parser or None,
-        multiline=multiline if multiline in MULTILINE_KINDS else None,
+        multiline=multiline_value(multiline, multiline_rules) if multiline else None,
         containers=_containers(spec, status, where),
+        shipper_annotations={
+            k: v for k, v in raw_annotations.items() if k.startswith(SHIPPER_PREFIX)
+        },
+        raw_labels=labels or {},
     )
 
 
@@ -146,6 +158,14 @@ def namespace_labels(namespace: Any, settings: KubernetesSettings) -> tuple[str,
     meta = _metadata(namespace, "namespace", ("name",))
     labels = _string_map(meta, "labels", f"namespace {meta['name']} metadata")
     return meta["name"], de_dot(labels, settings)
+
+
+def namespace_annotations(namespace: Any) -> dict[str, str]:
+    """A namespace object's `shipper.io/*` annotations (its rate limit), checked."""
+    meta = _metadata(namespace, "namespace", ("name",))
+    where = f"namespace {meta['name']} metadata"
+    annotations = _string_map(meta, "annotations", where) or {}
+    return {k: v for k, v in annotations.items() if k.startswith(SHIPPER_PREFIX)}
 
 
 def object_uid(obj: Any) -> str | None:

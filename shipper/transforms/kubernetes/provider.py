@@ -8,7 +8,6 @@ slow or down, documents go out with the fields from the file name alone (README
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -23,12 +22,13 @@ from shipper.transforms.kubernetes.direct_get import DirectGets
 from shipper.transforms.kubernetes.metadata import (
     MalformedObject,
     PodMetadata,
-    namespace_labels,
     object_uid,
     pod_metadata,
 )
+from shipper.transforms.kubernetes.namespaces import Namespaces
 from shipper.transforms.kubernetes.pod_watch import ListWatch
 from shipper.transforms.kubernetes.waiters import Waiters
+from shipper.transforms.multiline.custom import CustomRule
 
 log = logging.getLogger(__name__)
 
@@ -46,31 +46,38 @@ class KubernetesMetadata:
         clock: Callable[[], float] = time.monotonic,
         *,
         request_timeout: float,
+        multiline_rules: tuple[CustomRule, ...] = (),
+        namespace_rate_limits: bool = False,
         backoff_cap: float = 30.0,
     ) -> None:
+        """`multiline_rules` (the records' part) name the rules a pod's annotation may
+        choose; `namespace_rate_limits` (the filters' part) watches namespaces too."""
         self._settings = settings
         self._metrics = metrics
         self._backoff_cap = backoff_cap
         self._cache = PodCache(clock)
+        self._multiline_rules = multiline_rules
         self._client = (
             KubeClient(settings, clock, request_timeout=request_timeout)
             if settings.kube_url
             else None
         )
-        self._namespace_labels: dict[str, dict[str, str]] = {}
+        self._namespaces = Namespaces(settings, self._skip)
+        self._watch_namespaces = settings.kube_namespace_labels or namespace_rate_limits
         self._subscribers: list[Callable[[PodMetadata], None]] = []
         self._waiters = Waiters()
         self._gets = (
             DirectGets(self._client, self._accept, metrics, clock) if self._client else None
         )
         self._pods_synced = False
-        self._namespaces_synced = not settings.kube_namespace_labels
+        self._namespaces_synced = not self._watch_namespaces
         self._closed = False
         self._malformed_said: set[str] = set()
 
     @property
     def synced(self) -> bool:
-        """The first list is done (pods, and namespaces when their labels are wanted)."""
+        """The first list is done (pods, and namespaces when their labels or rate limits
+        are wanted)."""
         return self._pods_synced and self._namespaces_synced
 
     def subscribe(self, callback: Callable[[PodMetadata], None]) -> None:
@@ -122,7 +129,7 @@ class KubernetesMetadata:
 
     def _watches(self, client: KubeClient) -> list[ListWatch]:
         """The pods' list and watch (this node's pods only, when NODE_NAME is set), and the
-        namespaces' when their labels are wanted."""
+        namespaces' when their labels or rate limits are wanted."""
         node = self._settings.node_name
         if node:
             pod_params = {"fieldSelector": f"spec.nodeName={node}"}
@@ -144,7 +151,7 @@ class KubernetesMetadata:
                 self._backoff_cap,
             )
         ]
-        if self._settings.kube_namespace_labels:
+        if self._watch_namespaces:
             watches.append(
                 ListWatch(
                     client,
@@ -186,11 +193,7 @@ class KubernetesMetadata:
 
     def _build(self, pod: Any) -> PodMetadata:
         """The pod's metadata; `MalformedObject` if a field it reads has the wrong shape."""
-        meta = pod_metadata(pod, self._settings, None)
-        labels = self._namespace_labels.get(meta.namespace)
-        if labels is not None and self._settings.kube_namespace_labels:
-            meta = dataclasses.replace(meta, namespace_labels=labels)
-        return meta
+        return self._namespaces.onto(pod_metadata(pod, self._settings, None, self._multiline_rules))
 
     def _replace_pods(self, pods: list[Any]) -> None:
         built = []
@@ -234,40 +237,20 @@ class KubernetesMetadata:
     # --- namespaces
 
     def _replace_namespaces(self, namespaces: list[Any]) -> None:
-        fresh = {}
-        for namespace in namespaces:
-            try:
-                name, labels = namespace_labels(namespace, self._settings)
-            except MalformedObject as exc:
-                self._skip(exc)
-                continue
-            fresh[name] = labels
-        changed = [
-            name for name, labels in fresh.items() if self._namespace_labels.get(name) != labels
-        ]
-        self._namespace_labels = fresh
+        changed = self._namespaces.replace(namespaces)
         self._namespaces_synced = True
         for name in changed:
             self._relabel(name)
 
     def _apply_namespace_event(self, kind: str, namespace: Any) -> None:
-        try:
-            name, labels = namespace_labels(namespace, self._settings)
-        except MalformedObject as exc:
-            self._skip(exc)
-            return
-        if kind == "DELETED":
-            self._namespace_labels.pop(name, None)  # its pods keep the labels they had
-            return
-        if self._namespace_labels.get(name) != labels:
-            self._namespace_labels[name] = labels
+        name = self._namespaces.apply(kind, namespace)
+        if name is not None:
             self._relabel(name)
 
     def _relabel(self, namespace: str) -> None:
-        labels = self._namespace_labels.get(namespace)
         changed = []
         for meta in self._cache.in_namespace(namespace):
-            updated = dataclasses.replace(meta, namespace_labels=labels)
+            updated = self._namespaces.relabelled(meta)
             if self._cache.put(updated):
                 changed.append(updated)
         self._notify(changed)

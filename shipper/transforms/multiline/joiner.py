@@ -23,6 +23,7 @@ from operator import itemgetter
 from shipper.record import Record
 from shipper.restart import Span, trace_restart
 from shipper.transforms.decoding.lines import bounded_text
+from shipper.transforms.multiline.custom import CustomRule, custom_rules
 from shipper.transforms.multiline.rules import RULES, Rules, Step
 
 IDLE_SECONDS = 1.0
@@ -138,7 +139,8 @@ class TraceJoiner:
     def flush_idle(self, now: float) -> list[Record]:
         """Emit the traces that got no line for `idle` seconds."""
         out: list[Record] = []
-        for trace in [t for t in self._open.values() if now - t.last >= self._idle]:
+        idle = self._idle if self.rules is None or self.rules.idle is None else self.rules.idle
+        for trace in [t for t in self._open.values() if now - t.last >= idle]:
             self._close(trace, out)
         return out
 
@@ -202,6 +204,9 @@ def _utf8_len(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode())
 
 
-def rules_for(kind: str | None) -> Rules | None:
-    """The rules of a multiline kind (`java`, `python`, `go`), or None for no joining."""
-    return RULES[kind] if kind else None
+def rules_for(kind: str | None, custom: tuple[CustomRule, ...] = ()) -> Rules | None:
+    """The rules of a multiline kind (`java`, `python`, `go`, a custom rule's name or a
+    rule given whole), or None for no joining."""
+    if not kind:
+        return None
+    return RULES[kind] if kind in RULES else custom_rules(kind, custom)

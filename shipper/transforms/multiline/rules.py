@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -47,21 +47,32 @@ class Steps:
         return any(map(self._match, lines))
 
 
+class _Every:
+    """Every first character (custom rules' patterns may begin with anything)."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
 class Rules:
     """One runtime's traces. An opening line begins with one of `initials`: a cheap first
-    test that spares the pattern match to nearly every line, which opens nothing."""
+    test that spares the pattern match to nearly every line, which opens nothing (None:
+    any line may). `idle`: seconds without a line before a trace goes out, if not the
+    joiner's default."""
 
-    __slots__ = ("initials", "kind", "opens", "states")
+    __slots__ = ("idle", "initials", "kind", "opens", "states")
 
     def __init__(
         self,
         kind: str,
-        initials: str,
+        initials: str | None,
         opens: tuple[Step, ...],
         states: Mapping[str, tuple[Step, ...]],
+        idle: float | None = None,
     ) -> None:
         self.kind = kind
-        self.initials = frozenset(initials)
+        self.idle = idle
+        self.initials: Container[str] = _Every() if initials is None else frozenset(initials)
         self.opens = Steps(opens)
         self.states = {state: Steps(steps) for state, steps in states.items()}
         missing = {s.then for s in opens} | {s.then for ss in states.values() for s in ss}
@@ -71,21 +82,25 @@ class Rules:
 
 _BLANK = r"\s*$"
 
-# The exception's line, `java.lang.IllegalStateException: message` (the log line before
-# it, if any, stays a record of its own), then its frames, causes and suppressed
-# exceptions at any indentation, elided frames, and the indented lines some messages
-# carry (`  Detail: Key (id)=(42) already exists.`): any indented line.
+_JAVA_EXCEPTION = (
+    r'(?:Exception in thread ".*" )?(?:[\w$]+\.)+[\w$]*(?:Exception|Error|Throwable)(?::|\s*$)'
+)
+# A logging framework's line at a level that stack traces follow: Spring Boot's
+# `2024-05-01T12:00:01.234Z ERROR 1 --- [main] o.s.b.SpringApplication : ...`, Logback's
+# `12:00:01.234 [main] ERROR c.e.App - ...`, Log4j's `2024-05-01 12:00:01,234 ERROR [main]`.
+_JAVA_HEADER = r"[\d\[][^\t]{0,120}?\b(?:ERROR|FATAL|SEVERE|WARN(?:ING)?)\b"
+
+# The exception's line, `java.lang.IllegalStateException: message`, or the log line just
+# before it (a header as above, blank lines between them tentative); then its frames,
+# causes and suppressed exceptions at any indentation, elided frames, and the indented
+# lines some messages carry (`  Detail: Key (id)=(42) already exists.`): any indented line.
+# A header that no exception follows stays a record of its own.
 JAVA = Rules(
     "java",
-    initials=string.ascii_letters + "_$",
-    opens=(
-        Step(
-            r'(?:Exception in thread ".*" )?(?:[\w$]+\.)+[\w$]*(?:Exception|Error|Throwable)'
-            r"(?::|\s*$)",
-            "frames",
-        ),
-    ),
+    initials=string.ascii_letters + "_$" + string.digits + "[",
+    opens=(Step(_JAVA_EXCEPTION, "frames"), Step(_JAVA_HEADER, "header")),
     states={
+        "header": (Step(_JAVA_EXCEPTION, "frames"), Step(_BLANK, "header", tentative=True)),
         "frames": (
             Step(r"\s+\S", "frames"),
             Step(r"(?:Caused by|Suppressed|Wrapped by): ", "frames"),
@@ -129,10 +144,15 @@ PYTHON = Rules(
 
 _GO_GOROUTINE = r"goroutine \d+ .*\]:\s*$"
 
+# `panic: ...` and `fatal error: ...`, and net/http's recovered panics, written with the log
+# package's date: `2024/05/01 12:00:01 http: panic serving 10.0.0.7:51234: ...`.
 GO = Rules(
     "go",
-    initials="pf",
-    opens=(Step(r"(?:panic|fatal error): ", "header"),),
+    initials="pfh" + string.digits,
+    opens=(
+        Step(r"(?:panic|fatal error): ", "header"),
+        Step(r"(?:\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)? )?http: panic serving ", "header"),
+    ),
     states={
         # `[signal SIGSEGV ...]`, nested panics (`\tpanic: ... [recovered]`), then the dump.
         "header": (

@@ -34,3 +34,20 @@ def test_only_the_exclude_annotation_excludes() -> None:
 def test_a_file_of_an_unknown_pod_follows_the_settings() -> None:
     settings = RecordSettings(merge_json=True, multiline="python")
     assert file_options(settings, None) == FileOptions(False, True, "python")
+
+
+def test_a_containers_own_annotation_wins_and_none_turns_an_option_off() -> None:
+    annotations = {
+        "shipper.io/exclude": "true",
+        "shipper.io/exclude-sidecar": "false",
+        "shipper.io/parser-app": "json",
+        "shipper.io/multiline-sidecar": "none",
+    }
+    meta = dataclasses.replace(
+        pod(multiline="java"), excluded=True, shipper_annotations=annotations
+    )
+    settings = RecordSettings(multiline="go")
+    app, sidecar = file_options(settings, meta, "app"), file_options(settings, meta, "sidecar")
+    assert app == FileOptions(excluded=True, merge_json=True, multiline="java")
+    assert sidecar == FileOptions(excluded=False, merge_json=False, multiline=None)
+    assert file_options(RecordSettings(multiline="go"), None, "sidecar").multiline == "go"

@@ -15,7 +15,7 @@ from shipper.file_pipeline import FilePipeline
 from shipper.observe.metrics import Metrics
 from shipper.pipeline import Pipeline
 from shipper.record import AckTracker, Documents, Record
-from shipper.settings import KubernetesSettings, RecordSettings
+from shipper.settings import FilterSettings, KubernetesSettings, RecordSettings
 from shipper.sinks.base import Sink
 from shipper.sources.tail.consumer import FileInfo
 from shipper.transforms.enrichment.enrich import Enricher
@@ -137,9 +137,15 @@ def cri_file(lines: list[str], stream: str = "stdout") -> bytes:
 class Collector(Pipeline):
     """A pipeline whose output acknowledges every document at once, and keeps them."""
 
-    def __init__(self, settings: RecordSettings, enricher: Enricher | None = None) -> None:
+    def __init__(
+        self,
+        settings: RecordSettings,
+        enricher: Enricher | None = None,
+        filters: FilterSettings | None = None,
+    ) -> None:
         enricher = enricher or Enricher(KubernetesSettings(), None)
-        super().__init__(settings, cast(Sink, None), Metrics(), enricher, ByteBudget(1 << 30))
+        sink, budget = cast(Sink, None), ByteBudget(1 << 30)
+        super().__init__(settings, sink, Metrics(), enricher, budget, filters=filters)
         self.blocks: list[Documents] = []
 
     def submit(self, file: FilePipeline, documents: Documents) -> None:
@@ -151,9 +157,13 @@ class File:
     """One followed file through a real FilePipeline; `committed` as positions would save it."""
 
     def __init__(
-        self, settings: RecordSettings, committed: int = 0, enricher: Enricher | None = None
+        self,
+        settings: RecordSettings,
+        committed: int = 0,
+        enricher: Enricher | None = None,
+        filters: FilterSettings | None = None,
     ) -> None:
-        self.pipeline = Collector(settings, enricher)
+        self.pipeline = Collector(settings, enricher, filters)
         self.committed = committed
         tracker = AckTracker(committed, self._commit, lambda n: None)
         self.consumer = cast(FilePipeline, self.pipeline.open(FileInfo(PATH, None, "k"), tracker))
@@ -190,15 +200,27 @@ def run(data: bytes, kind: str | None, cuts: list[int] | None = None, **extra: A
     return f
 
 
-def test_a_spring_exception_with_causes_is_one_record_with_its_first_line_id() -> None:
+def test_a_spring_exception_with_causes_is_one_record_with_its_log_line() -> None:
     lines = ["GET /orders/41 200", *SPRING, "GET /orders/43 200"]
     data = cri_file(lines)
     f = run(data, "java")
-    assert f.logs() == [lines[0], SPRING[0], "", "\n".join(SPRING_TRACE), lines[-1]]
-    trace = f.docs()[3]
-    header = cri(SPRING[2], second=3)
-    assert trace["_offset"] == data.index(header)  # the header line's offset, hence its id
-    assert trace["@timestamp"] == "2024-05-01T12:00:03.5Z"
+    assert f.logs() == [lines[0], "\n".join(SPRING), lines[-1]]
+    trace = f.docs()[1]
+    header = cri(SPRING[0], second=1)
+    assert trace["_offset"] == data.index(header)  # the log line's offset, hence its id
+    assert trace["@timestamp"] == "2024-05-01T12:00:01.5Z"
+
+
+def test_a_bare_exception_still_opens_a_trace_and_a_header_alone_stays_alone() -> None:
+    lines = [
+        "12:00:01.234 [main] ERROR c.e.App - retrying",
+        "",
+        "12:00:02.234 [main] INFO c.e.App - retried",
+        *SPRING_TRACE,
+        "2024-05-01 12:00:03,123 WARN [main] c.e.App: slow settle",
+    ]
+    f = run(cri_file(lines), "java")
+    assert f.logs() == [lines[0], "", lines[2], "\n".join(SPRING_TRACE), lines[-1]]
 
 
 def test_suppressed_and_nested_causes_keep_their_indentation() -> None:

@@ -1,0 +1,1 @@
+"""Drop and keep rules and rate limits, per namespace, pod and container."""
