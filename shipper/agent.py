@@ -148,16 +148,7 @@ class Agent:
         server = ObserveServer(
             settings.observe.metrics_addr, metrics, lambda: self._not_ready(source, sink)
         )
-        log.info(
-            "shipper starting",
-            extra={
-                "version": __version__,
-                "output": str(settings.sink.output),
-                "once": settings.sink.once,
-            },
-        )
-        for note in ignored_variables(os.environ):
-            log.warning(note)
+        self._announce()
         await server.start()
         await sink.start()
         started, had_positions = time.monotonic(), os.path.exists(settings.tail.positions_path)
@@ -182,6 +173,14 @@ class Agent:
             print(summary_line(metrics, files, seconds, had_positions, failure), file=sys.stderr)
             return 0 if delivered else 3
         return 0
+
+    def _announce(self) -> None:
+        """The start-up line, and the variables set but not acted on."""
+        sink = self.settings.sink
+        extra = {"version": __version__, "output": str(sink.output), "once": sink.once}
+        log.info("shipper starting", extra=extra)
+        for note in ignored_variables(os.environ):
+            log.warning(note)
 
     def _pipeline(self, sink: Sink, enricher: Enricher, budget: ByteBudget) -> Pipeline:
         """The pipeline, told the sink's document shape and how long --once waits for it."""
