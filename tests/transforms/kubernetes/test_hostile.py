@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -19,19 +19,6 @@ from shipper.observe.metrics import Metrics
 from shipper.transforms.kubernetes import KubernetesMetadata, client
 from tests.fakes.kube_apiserver import FakeKubeApiServer, eventually, make_pod
 from tests.transforms.kubernetes.test_pod_watch import errors, has, running, settings_for
-
-
-@pytest.fixture
-def token_file(tmp_path: Path) -> Path:
-    path = tmp_path / "token"
-    path.write_text("token-1\n")
-    return path
-
-
-@pytest.fixture
-def fake(token_file: Path) -> Iterator[FakeKubeApiServer]:
-    with FakeKubeApiServer(token_file=token_file, bookmark_interval=0.2) as server:
-        yield server
 
 
 @asynccontextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,19 +24,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def token_file(tmp_path: Path) -> Path:
-    path = tmp_path / "token"
-    path.write_text("token-1\n")
-    return path
-
-
-@pytest.fixture
-def fake(token_file: Path) -> Iterator[FakeKubeApiServer]:
-    with FakeKubeApiServer(token_file=token_file, bookmark_interval=0.2) as server:
-        yield server
 
 
 def settings_for(fake: FakeKubeApiServer, token_file: Path, **overrides: Any) -> KubernetesSettings:
