@@ -39,11 +39,15 @@ class ByteBudget:
     def try_acquire(self, n: int) -> bool:
         """Take `n` bytes if they fit now beside what is reserved (a small request in the
         reserve too; any request if nothing is held at all)."""
-        room = self.limit + (self.reserve if n <= SMALL_REQUEST else 0)
-        if self.used + self.reserved + n <= room or self.used == 0:
+        if self.used + self.reserved + n <= self.room(n) or self.used == 0:
             self.used += n
             return True
         return False
+
+    def room(self, n: int) -> int:
+        """The most a request of `n` bytes may bring `used` to: the limit, and for a small
+        request the reserve beyond it."""
+        return self.limit + (self.reserve if n <= SMALL_REQUEST else 0)
 
     async def acquire(self, n: int) -> None:
         """Wait until `n` bytes fit, then take them."""

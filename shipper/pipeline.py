@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Coroutine, Hashable
 from typing import Any
 
-from shipper.budget import SMALL_REQUEST, ByteBudget
+from shipper.budget import ByteBudget
 from shipper.file_pipeline import FilePipeline, PodKey
 from shipper.observe.metrics import Metrics
 from shipper.outbox import Outbox
@@ -133,8 +133,7 @@ class Pipeline:
         or the budget holds nothing but records waiting to be encoded (else none would
         ever be: one block may then go over, as one read larger than the budget does)."""
         budget = self.budget
-        room = budget.limit + (budget.reserve if size <= SMALL_REQUEST else 0)
-        return budget.used + size <= room or budget.used <= self.unencoded
+        return budget.used + size <= budget.room(size) or budget.used <= self.unencoded
 
     def encode(self, consumer: FilePipeline) -> None:
         """Encode `consumer`'s waiting records now if the budget has room, else as
