@@ -60,15 +60,13 @@ class AgentProcess:
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "agent.log"
         self._port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPPER_", "FLUENT"))}
-        env.pop("KUBERNETES_SERVICE_HOST", None)
+        env = agent_environment()
         env.update(
             {
                 "SHIPPER_PATHS": ",".join(paths),
                 "SHIPPER_ES_HOSTS": es_url,
                 "SHIPPER_STATE_DIR": str(workdir / "state"),
                 "SHIPPER_METRICS_ADDR": f"127.0.0.1:{self._port}",
-                "PYTHONPATH": str(REPO),
                 **(settings or {}),
             }
         )
@@ -182,6 +180,15 @@ def running_agent(
         yield agent
     finally:
         agent.close()
+
+
+def agent_environment() -> dict[str, str]:
+    """This process's environment without any agent setting (nor a Kubernetes API to find),
+    with the repository importable: every run starts from the defaults."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPPER_", "FLUENT"))}
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    env["PYTHONPATH"] = str(REPO)
+    return env
 
 
 def _free_port() -> int:

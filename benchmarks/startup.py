@@ -9,7 +9,6 @@ on the agent's own start.
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.agent import REPO, AgentProcess
+from benchmarks.agent import REPO, AgentProcess, agent_environment
 from benchmarks.endpoint import EndpointProcess
 from benchmarks.poll import wait_until
 from benchmarks.writers import cri_time, links, make_container
@@ -42,8 +41,7 @@ def run_startup(work: Path, settings: dict[str, str]) -> dict[str, Any]:
 
 def _command(args: list[str]) -> float:
     """Wall seconds of `python -m shipper ARGS` to its exit."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPPER_", "FLUENT"))}
-    env["PYTHONPATH"] = str(REPO)
+    env = agent_environment()
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "shipper", *args],
