@@ -48,7 +48,8 @@ log = logging.getLogger("shipper.agent")
 STOP_DRAIN_SECONDS = 20.0  # within the DaemonSet's 30 s grace period, with room to save
 HARD_STOP_SECONDS = 24.0  # after a stop signal, exit whatever still runs
 NOT_READY_AFTER = 60.0  # /readyz: the output failing this long makes the agent not ready
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+_M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers
+_M_MMAP_THRESHOLD = -3
 
 
 def build_sink(settings: Settings, metrics: Metrics, supervisor: Supervisor) -> Sink:
@@ -72,24 +73,30 @@ def build_sink(settings: Settings, metrics: Metrics, supervisor: Supervisor) -> 
     return stdout_sink(settings.sink, metrics, supervisor)
 
 
-def _fix_mmap_threshold() -> None:
-    """Keep glibc serving blocks of 1 MiB and more (the file sink's joined writes) by mmap.
+def _fix_malloc_thresholds() -> None:
+    """Keep glibc serving blocks of 1 MiB and more (the file sink's joined writes) by mmap,
+    and let the heap keep up to 4 MiB free at its top.
 
     glibc raises its mmap threshold each time such a block is freed; later blocks then
     come from the heap, which fragments and does not shrink. A fixed threshold keeps
     them mapped and returned whole when freed (measured: peak RSS 17 MiB lower writing
-    to a file; bulk bodies no longer need it, they are sent in pieces).
+    to a file; bulk bodies no longer need it, they are sent in pieces). Fixing it also
+    fixes the trim threshold at 128 KiB, and each read's chunk (256 KiB) freed at the
+    heap's top then gave its pages back, to fault them in again at the next read:
+    160,000-195,000 page faults and 0.7-0.8 CPU-s of system time per million records,
+    against 16,000 and 0.3 s with 4 MiB kept.
     """
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallopt(_M_MMAP_THRESHOLD, 1024 * 1024)
+        libc.mallopt(_M_TRIM_THRESHOLD, 4 * 1024 * 1024)
     except (OSError, AttributeError):  # not glibc: nothing to tune
         pass
 
 
 def run_agent(settings: Settings) -> int:
     setup_logging(settings.observe.log_level, settings.observe.log_format)
-    _fix_mmap_threshold()
+    _fix_malloc_thresholds()
     # Parsing makes a short-lived list per line (its fields), hundreds per read:
     # collecting the young generation less often saves CPU; what startup built is
     # never collected.
