@@ -6,13 +6,15 @@ on its fields. A time is valid only when Elasticsearch would take it: a real cal
 day (no 30 February, 29 February only in leap years), hours 00-23, minutes and seconds
 00-59, an offset within ±23:59, and a UTC year from 1 to 9999. The checks are regular
 expressions, so that the CRI parser can check a whole column of `Z` times in one call
-(`ALL_ZULU`).
+(`all_zulu`).
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 _LEAP_YEAR = rb"(?:\d\d(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
 _MONTH_DAY = (
@@ -24,11 +26,36 @@ _DATE = rb"(?!0000)(?:\d{4}-%s|%s-02-29)" % (_MONTH_DAY, _LEAP_YEAR)
 _TIME = rb"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?"
 ZULU = _DATE + _TIME + rb"Z"  # a valid time in UTC, as containerd and docker write it
 ALL_ZULU = re.compile(rb"%s(?:\n%s)*" % (ZULU, ZULU)).fullmatch  # "\n"-joined valid Z times
+_VALID_DATE = re.compile(_DATE).fullmatch
 _VALID_ZULU = re.compile(ZULU).fullmatch
 _WITH_OFFSET = re.compile(_DATE + _TIME + rb"[+-](?:[01]\d|2[0-3]):[0-5]\d").fullmatch
 _DAY = 86400
 _FIRST_SECOND = -62135596800  # 0001-01-01T00:00:00Z
 _PAST_LAST_SECOND = 253402300800  # 10000-01-01T00:00:00Z
+
+
+def all_zulu(stamps: Sequence[bytes]) -> bool:
+    """Whether every one of `stamps` (at least one) is a valid time ending in `Z`.
+
+    A column's times nearly always share their day: checked as that one literal day
+    (itself checked once), the column costs a quarter of the general expression, whose
+    calendar alternatives are tried on every time.
+    """
+    joined = b"\n".join(stamps)
+    same_day = _zulu_times_on(stamps[0][:10])
+    if same_day is not None and same_day(joined) is not None:
+        return True
+    return ALL_ZULU(joined) is not None
+
+
+@lru_cache(maxsize=16)
+def _zulu_times_on(day: bytes) -> Callable[[bytes], re.Match[bytes] | None] | None:
+    """The fullmatch of "\n"-joined valid `Z` times on `day`, or None if `day` is not a
+    valid date."""
+    if _VALID_DATE(day) is None:
+        return None
+    one = re.escape(day) + _TIME + rb"Z"
+    return re.compile(rb"%s(?:\n%s)*" % (one, one)).fullmatch
 
 
 def is_timestamp(ts: bytes) -> bool:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from shipper.timestamps import (
     ALL_ZULU,
+    all_zulu,
     epoch_seconds,
     is_timestamp,
     now_rfc3339,
@@ -167,6 +168,7 @@ def test_is_timestamp_agrees_with_datetime_on_every_z_time(
         valid = False
     assert is_timestamp(ts.encode()) is valid
     assert (ALL_ZULU(f"2024-05-01T12:00:00Z\n{ts}".encode()) is not None) is valid
+    assert all_zulu([ts.encode(), b"2024-05-01T12:00:00Z"]) is valid
 
 
 def test_now_rfc3339_is_utc_with_nine_fraction_digits() -> None:
@@ -176,3 +178,23 @@ def test_now_rfc3339_is_utc_with_nine_fraction_digits() -> None:
     assert is_timestamp(now.encode())
     assert len(now) == 30 and now.endswith("Z")
     assert before - 1e-6 <= epoch_seconds(now) <= after + 1e-6
+
+
+@pytest.mark.parametrize(
+    ("stamps", "valid"),
+    [
+        ([b"2024-05-01T12:00:00Z", b"2024-05-01T23:59:59.999999999Z"], True),
+        ([b"2024-05-01T23:59:59Z", b"2024-05-02T00:00:00Z"], True),  # over midnight
+        ([b"2024-02-29T00:00:00Z", b"2024-02-29T01:00:00Z"], True),
+        ([b"2023-02-29T00:00:00Z", b"2023-02-29T01:00:00Z"], False),  # no such day
+        ([b"2024-05-01T12:00:00Z", b"2024-05-01T24:00:00Z"], False),  # same day, bad hour
+        ([b"2024-05-01T12:00:00Z", b"2024-05-31T12:00:60Z"], False),
+        ([b"2024-05-01T12:00:00Z", b"2024-05-01T12:00:00+00:00"], False),  # not Z
+        ([b"2024-05-01T12:00:00Z", b"2024-05-01T12:00:00.Z"], False),
+    ],
+)
+def test_all_zulu_checks_every_time_whether_or_not_they_share_a_day(
+    stamps: list[bytes], valid: bool
+) -> None:
+    assert all_zulu(stamps) is valid
+    assert all_zulu(stamps[::-1]) is valid

@@ -18,7 +18,7 @@ from itertools import accumulate, repeat
 from operator import add, itemgetter
 
 from shipper.record import Record, Records
-from shipper.timestamps import ALL_ZULU, ZULU, is_timestamp
+from shipper.timestamps import ZULU, all_zulu, is_timestamp
 from shipper.transforms.decoding.lines import Assembler, bounded_text
 
 _STREAMS = {b"stdout": "stdout", b"stderr": "stderr"}
@@ -76,7 +76,7 @@ class CriParser:
             irregular.update(k for k, tag in enumerate(tags) if tag != b"F")
         if streams.count(b"stdout") + streams.count(b"stderr") != n:
             irregular.update(k for k, stream in enumerate(streams) if stream not in _STREAMS)
-        if not ALL_ZULU(b"\n".join(stamps)):
+        if not all_zulu(stamps):
             irregular.update(k for k, stamp in enumerate(stamps) if not _ONE_ZULU(stamp))
         if b"\r" in map(_LAST_BYTE, contents):
             irregular.update(k for k, content in enumerate(contents) if content[-1:] == b"\r")
