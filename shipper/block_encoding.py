@@ -114,7 +114,7 @@ class Backlog:
         documents = self._encoder.encode(part, ticket)
         # The budget holds what is in memory: the documents, and the bytes read until
         # their last records are encoded (then the larger of the two, as one read's).
-        size = sum(map(len, documents.docs))
+        size = documents.nbytes
         extra = size - min(size, pending.raw) if last else size
         if extra > 0:
             pipeline.budget.charge(extra)

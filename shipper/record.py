@@ -11,7 +11,9 @@ order, whatever order acks came in (`shipper.restart`: where reading restarts).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
+from operator import add, itemgetter
 from typing import Any
 
 # The acknowledgement side lives with the restart rule; importable from here too.
@@ -134,6 +136,24 @@ class Records:
         self.add_columns(other.times, other.streams, other.texts, other.offsets)
 
 
+class Pieces(tuple[list[bytes] | bytes, ...]):
+    """Documents as the pieces they are joined from: columns (one item per document) and
+    constants between them. Document `i` is each column's item `i` and the constants, in
+    order. The encoder makes no document object: a body joins the pieces directly."""
+
+    @classmethod
+    def of(cls, template: bytes, columns: Sequence[list[bytes]], end: bytes) -> Pieces:
+        """The documents `template % row + end` for each row of `columns` (one `%s` in
+        `template` per column; `end`, a file's shared fields, is taken as it is)."""
+        constants = template.split(b"%s")
+        assert len(constants) == len(columns) + 1, "one %s per column"
+        constants[-1] += end
+        pieces: list[list[bytes] | bytes] = [constants[0]]
+        for column, constant in zip(columns, constants[1:], strict=True):
+            pieces += [column, constant]
+        return cls(piece for piece in pieces if piece != b"")
+
+
 class Documents:
     """The encoded documents of one read of one file, as columns, acknowledging one ticket.
 
@@ -143,11 +163,21 @@ class Documents:
     gives them outright (replayed documents).
     """
 
-    __slots__ = ("docs", "fields", "id_prefix", "ids", "offsets", "ticket", "times")
+    __slots__ = (
+        "_count",
+        "_nbytes",
+        "fields",
+        "id_prefix",
+        "ids",
+        "offsets",
+        "pieces",
+        "ticket",
+        "times",
+    )
 
     def __init__(
         self,
-        docs: list[bytes],
+        docs: list[bytes] | Pieces,
         times: list[bytes],
         offsets: list[int],
         id_prefix: str,
@@ -155,16 +185,56 @@ class Documents:
         ticket: Ticket,
         ids: list[str] | None = None,
     ) -> None:
-        self.docs = docs  # JSON documents, UTF-8, each ending in b"\n"
+        # JSON documents, UTF-8, each ending in b"\n": whole, or as `Pieces`
+        self.pieces = docs if isinstance(docs, Pieces) else Pieces((docs,))
         self.times = times  # each document's @timestamp, RFC 3339 UTC, ASCII
         self.offsets = offsets  # each record's file offset
         self.id_prefix = id_prefix
         self.fields = fields  # the file's shared document fields, for index-name placeholders
         self.ticket = ticket
         self.ids = ids
+        self._count = next(len(piece) for piece in self.pieces if isinstance(piece, list))
+        self._nbytes = -1
 
     def __len__(self) -> int:
-        return len(self.docs)
+        return self._count
+
+    @property
+    def docs(self) -> list[bytes]:
+        """Each document whole (built here when the documents are kept as pieces)."""
+        pieces = self.pieces
+        if len(pieces) == 1 and isinstance(pieces[0], list):
+            return pieces[0]
+        return list(map(b"".join, zip(*self._columns(), strict=True)))
+
+    @property
+    def nbytes(self) -> int:
+        """The documents' size in bytes."""
+        if self._nbytes < 0:
+            count = len(self)
+            self._nbytes = sum(
+                sum(map(len, piece)) if isinstance(piece, list) else len(piece) * count
+                for piece in self.pieces
+            )
+        return self._nbytes
+
+    def sizes(self) -> list[int]:
+        """Each document's size in bytes."""
+        sizes = [0] * len(self)
+        for column in self._columns():
+            sizes = list(map(add, sizes, map(len, column)))
+        return sizes
+
+    def parts(self, lead: list[bytes] | None = None) -> list[bytes]:
+        """The documents' pieces in order, each document after `lead[i]` if given: joined,
+        they are the documents (with their action lines) one after another."""
+        count = len(self)
+        pieces: list[list[bytes] | bytes] = [*([lead] if lead is not None else []), *self.pieces]
+        width = len(pieces)
+        parts: list[bytes] = [b""] * (width * count)
+        for k, piece in enumerate(pieces):
+            parts[k::width] = piece if isinstance(piece, list) else repeat(piece, count)
+        return parts
 
     def id_list(self) -> list[str]:
         """Each document's id."""
@@ -174,32 +244,34 @@ class Documents:
 
     def slice(self, start: int, stop: int) -> Documents:
         """Documents `start` to `stop` (same file, same ticket)."""
-        return Documents(
-            self.docs[start:stop],
-            self.times[start:stop],
-            self.offsets[start:stop],
-            self.id_prefix,
-            self.fields,
-            self.ticket,
-            None if self.ids is None else self.ids[start:stop],
-        )
+        return self._with(itemgetter(slice(start, stop)))
 
     def pick(self, positions: Sequence[int]) -> Documents:
         """The documents at `positions` (same file, same ticket)."""
-        return Documents(
-            [self.docs[i] for i in positions],
-            [self.times[i] for i in positions],
-            [self.offsets[i] for i in positions],
-            self.id_prefix,
-            self.fields,
-            self.ticket,
-            None if self.ids is None else [self.ids[i] for i in positions],
-        )
+        return self._with(lambda column: [column[i] for i in positions])
 
     def ack(self) -> None:
         """Acknowledge every document here (delivered or dead-lettered)."""
-        if self.docs:
-            self.ticket.ack(len(self.docs))
+        if self._count:
+            self.ticket.ack(self._count)
+
+    def _with(self, rows: Callable[[list[Any]], list[Any]]) -> Documents:
+        """These documents' `rows` (same file, same ticket)."""
+        return Documents(
+            Pieces(rows(p) if isinstance(p, list) else p for p in self.pieces),
+            rows(self.times),
+            rows(self.offsets),
+            self.id_prefix,
+            self.fields,
+            self.ticket,
+            None if self.ids is None else rows(self.ids),
+        )
+
+    def _columns(self) -> Iterator[Iterable[bytes]]:
+        """Each piece as a column (a constant repeated)."""
+        count = len(self)
+        for piece in self.pieces:
+            yield piece if isinstance(piece, list) else repeat(piece, count)
 
 
 def ack_all(blocks: Iterable[Documents]) -> None:

@@ -7,9 +7,11 @@ import asyncio
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shipper.budget import ByteBudget
-from shipper.record import AckTracker, Documents, Record, Records, Ticket, ack_all
+from shipper.record import AckTracker, Documents, Pieces, Record, Records, Ticket, ack_all
 
 
 class Recorder:
@@ -214,3 +216,51 @@ async def test_a_reader_that_must_wait_calls_on_full() -> None:
     assert calls == [1]
     budget.release(100)
     await asyncio.wait_for(waiter, 1)
+
+
+@given(
+    st.lists(st.tuples(st.binary(max_size=12), st.binary(max_size=12)), max_size=6),
+    st.binary(max_size=12),
+    st.data(),
+)
+def test_documents_kept_as_pieces_are_the_template_filled_row_by_row(
+    rows: list[tuple[bytes, bytes]], end: bytes, data: st.DataObject
+) -> None:
+    # values and the end may hold `%s` themselves: only the template is cut at it
+    template = b'{"t":"%s%s'
+    firsts, seconds = [a for a, _ in rows], [b for _, b in rows]
+    ticket = Recorder().tracker().issue(len(rows), resume=1, nbytes=1)
+    pieces = Pieces.of(template, (firsts, seconds), end + b"\n")
+    docs = Documents(pieces, firsts, list(range(len(rows))), "p-", {}, ticket)
+    expected = [template % row + end + b"\n" for row in rows]
+    assert len(docs) == len(rows)
+    assert docs.docs == expected
+    assert docs.nbytes == sum(map(len, expected))
+    assert docs.sizes() == list(map(len, expected))
+    lead = [b"action %d\n" % i for i in range(len(rows))]
+    assert b"".join(docs.parts(lead)) == b"".join(
+        a + d for a, d in zip(lead, expected, strict=True)
+    )
+    assert b"".join(docs.parts()) == b"".join(expected)
+    start = data.draw(st.integers(0, len(rows)))
+    stop = data.draw(st.integers(start, len(rows)))
+    part = docs.slice(start, stop)
+    assert (part.docs, part.offsets, part.times) == (
+        expected[start:stop],
+        docs.offsets[start:stop],
+        firsts[start:stop],
+    )
+    positions = sorted(
+        data.draw(st.sets(st.integers(0, max(0, len(rows) - 1)), max_size=len(rows)))
+    )
+    picked = docs.pick(positions)
+    assert picked.docs == [expected[i] for i in positions]
+    assert picked.nbytes == sum(len(expected[i]) for i in positions)
+
+
+def test_whole_documents_are_kept_as_they_came() -> None:
+    whole = [b'{"a":1}\n', b'{"b":2}\n']
+    ticket = Recorder().tracker().issue(2, resume=1, nbytes=1)
+    docs = Documents(whole, [b"t", b"t"], [0, 1], "p-", {}, ticket)
+    assert docs.docs is whole
+    assert (docs.nbytes, docs.sizes(), docs.slice(1, 2).docs) == (16, [8, 8], whole[1:])

@@ -133,7 +133,7 @@ class LineSink:
             self._wakeup.clear()
             while self._queue:
                 batch, self._queue = self._queue, []
-                data = b"".join(chain.from_iterable(block.docs for block in batch))
+                data = b"".join(chain.from_iterable(block.parts() for block in batch))
                 await self._deliver(batch, data, backoff)
             self._idle.set()
 

@@ -74,7 +74,7 @@ class Batcher:
         where they fill up; waits while the queue is full."""
         actions = action_lines(block, indices, self._op_type, self._with_ids)
         count = len(block)
-        nbytes = sum(map(len, actions)) + sum(map(len, block.docs))
+        nbytes = sum(map(len, actions)) + block.nbytes
         batch = self._filling
         if len(batch) + count <= self._max_records and batch.nbytes + nbytes <= self._max_bytes:
             self._fill(block, 0, count, actions, indices, nbytes)  # the usual case
@@ -90,7 +90,7 @@ class Batcher:
         count = len(block)
         # Body bytes before each document (prefix sums, built in C): each batch's run
         # is found by bisection instead of a Python step per document.
-        before = list(accumulate(map(add, map(len, actions), map(len, block.docs)), initial=0))
+        before = list(accumulate(map(add, map(len, actions), block.sizes()), initial=0))
         i = 0
         while i < count:
             batch = self._filling

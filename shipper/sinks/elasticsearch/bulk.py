@@ -138,22 +138,40 @@ class BulkBatch:
 
     def body(self) -> bytes:
         """The NDJSON body: each action line, then its document (both end in a newline)."""
-        return b"".join(self._parts())
+        return b"".join(self._joined(max(1, len(self))))
 
     def pieces(self, documents: int) -> tuple[int, Iterator[bytes]]:
         """The body's length, and the body in pieces of `documents` documents each.
 
         Each piece is joined only when the previous one was sent, so a request in
-        flight holds one piece rather than a second copy of all its documents.
+        flight holds one piece of the body beside the documents' own pieces.
         """
-        parts = self._parts()
-        return sum(map(len, parts)), _joined_runs(parts, 2 * documents)
+        length = sum(map(len, self.actions)) + sum(block.nbytes for block in self.blocks)
+        return length, self._joined(documents)
 
-    def _parts(self) -> list[bytes]:
-        parts = [b""] * (2 * len(self.actions))
-        parts[0::2] = self.actions
-        parts[1::2] = chain.from_iterable(block.docs for block in self.blocks)
-        return parts
+    def _joined(self, documents: int) -> Iterator[bytes]:
+        """The body, `documents` documents (with their action lines) joined at a time."""
+        run: list[bytes] = []  # the parts of a piece begun in earlier blocks
+        held = 0  # and its documents
+        first = 0
+        for block in self.blocks:
+            count = len(block)
+            parts = block.parts(self.actions[first : first + count])
+            first += count
+            width = len(parts) // count
+            i = min(count, documents - held) if held else 0
+            if held:
+                run += parts[: i * width]
+                held += i
+                if held < documents:
+                    continue
+                yield b"".join(run)
+            while count - i >= documents:
+                yield b"".join(parts[i * width : (i + documents) * width])
+                i += documents
+            run, held = parts[i * width :], count - i
+        if held:
+            yield b"".join(run)
 
     def slice(self, start: int, stop: int) -> BulkBatch:
         """Items `start` to `stop` (halving a request refused whole)."""
@@ -182,12 +200,6 @@ class BulkBatch:
             n = bisect_right(starts, position) - 1
             rows.setdefault(n, []).append(position - starts[n])
         return [self.blocks[n].pick(picked) for n, picked in rows.items()]
-
-
-def _joined_runs(parts: list[bytes], run: int) -> Iterator[bytes]:
-    """`parts` joined `run` at a time."""
-    for i in range(0, len(parts), run):
-        yield b"".join(parts[i : i + run])
 
 
 def _part(block: Documents, start: int, stop: int) -> Documents:

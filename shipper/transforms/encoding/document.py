@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from itertools import islice, repeat
+from itertools import islice
+from operator import add
 from typing import Any
 
 import orjson
 
-from shipper.record import Documents, Records, Ticket
+from shipper.record import Documents, Pieces, Records, Ticket
 from shipper.timestamps import to_utc
 from shipper.transforms.encoding.json_fields import JsonFields
 
-_DOC = b'{"@timestamp":"%s","stream":"%s","log":%s%s\n'
+_DOC = b'{"@timestamp":"%s%s'  # the time, `","stream":"S","log":` and the message, the suffix
 _TRUNCATED = b',"log_truncated":true'
-_HEAD_BYTES = len(_DOC % (b"2024-05-01T12:00:00.123456789Z", b"stdout", b'""', b"")) + 8
+_HEAD_BYTES = (
+    len(b'{"@timestamp":"2024-05-01T12:00:00.123456789Z","stream":"stdout","log":""\n') + 8
+)
 
 
 class DocumentEncoder:
@@ -66,12 +69,16 @@ class DocumentEncoder:
     def encode(self, records: Records, ticket: Ticket) -> Documents:
         """The records' documents, all acknowledging `ticket`.
 
-        Column by column, with C-level `map`s: one `orjson.dumps` and one %-format per
-        document, no Python step per record unless it was truncated or JSON parsing is on.
+        Column by column, with C-level `map`s: one `orjson.dumps` per document, no Python
+        step per record unless it was truncated or JSON parsing is on. The documents stay
+        pieces (`Pieces`) until a request body joins them.
         """
         times, messages = self.columns(records, _TRUNCATED)
-        docs = list(map(_DOC.__mod__, zip(times, records.streams, messages, repeat(self._suffix))))
-        return Documents(docs, times, records.offsets, self._id_prefix, self.fields, ticket)
+        # One new object per message, of its exact size, in place of orjson's (which
+        # keeps the room it grew into: held until acknowledged, it would waste memory).
+        fields = list(map(add, map(_STREAM_AND_LOG.__getitem__, records.streams), messages))
+        pieces = Pieces.of(_DOC, (times, fields), self._suffix + b"\n")
+        return Documents(pieces, times, records.offsets, self._id_prefix, self.fields, ticket)
 
     def columns(self, records: Records, truncated: bytes) -> tuple[list[bytes], list[bytes]]:
         """The records' UTC times, and their messages as JSON strings followed by `truncated`
@@ -85,6 +92,21 @@ class DocumentEncoder:
         if self.json is not None:
             self.json.add_fields(records.texts, messages)
         return times, messages
+
+
+class Prefixes(dict[bytes, bytes]):
+    """`template % key` for each key, made at its first use."""
+
+    def __init__(self, template: bytes) -> None:
+        super().__init__()
+        self._template = template
+
+    def __missing__(self, key: bytes) -> bytes:
+        value = self[key] = self._template % key
+        return value
+
+
+_STREAM_AND_LOG = Prefixes(b'","stream":"%s","log":')
 
 
 def file_fields(

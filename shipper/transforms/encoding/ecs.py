@@ -25,19 +25,20 @@ time, message and stream are formatted.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from itertools import repeat
+from operator import add
 from typing import Any
 
 import orjson
 
-from shipper.record import Documents, Records, Ticket
+from shipper.record import Documents, Pieces, Records, Ticket
 from shipper.settings import Schema
 from shipper.sources.tail.consumer import FileInfo
-from shipper.transforms.encoding.document import DocumentEncoder
+from shipper.transforms.encoding.document import DocumentEncoder, Prefixes
 
 ECS_VERSION = "8.11.0"
 # The `log` object opened per record is closed by the file's suffix (log.file.path).
-_DOC = b'{"@timestamp":"%s","message":%s,"log":{"iostream":"%s"%s\n'
+_DOC = b'{"@timestamp":"%s","message":%s'  # the message, `,"log":{"iostream":"S"`, the suffix
+_LOG = Prefixes(b',"log":{"iostream":"%s"')
 _TRUNCATED = b',"tags":["truncated"]'
 
 
@@ -103,8 +104,10 @@ class EcsDocumentEncoder(DocumentEncoder):
 
     def encode(self, records: Records, ticket: Ticket) -> Documents:
         times, messages = self.columns(records, _TRUNCATED)
-        docs = list(map(_DOC.__mod__, zip(times, messages, records.streams, repeat(self._suffix))))
-        return Documents(docs, times, records.offsets, self._id_prefix, self.fields, ticket)
+        # exact-size objects in place of orjson's (see `DocumentEncoder.encode`)
+        fields = list(map(add, messages, map(_LOG.__getitem__, records.streams)))
+        pieces = Pieces.of(_DOC, (times, fields), self._suffix + b"\n")
+        return Documents(pieces, times, records.offsets, self._id_prefix, self.fields, ticket)
 
 
 def new_encoder(

@@ -1,7 +1,7 @@
 import orjson
 import pytest
 
-from shipper.record import AckTracker, Documents
+from shipper.record import AckTracker, Documents, Records
 from shipper.sinks.elasticsearch.bulk import (
     BulkBatch,
     BulkOutcome,
@@ -11,6 +11,7 @@ from shipper.sinks.elasticsearch.bulk import (
     parse_bulk_response,
     request_error,
 )
+from shipper.transforms.encoding.document import DocumentEncoder
 from tests.sinks.support import Acks
 
 DOCS = [b'{"log":"a"}\n', b'{"log":"b\\n"}\n', b"{}\n"]
@@ -75,13 +76,40 @@ def test_body_is_valid_ndjson_for_many_documents() -> None:
     assert [orjson.loads(line)["log"] for line in lines[1::2]] == [f"line {n}" for n in range(50)]
 
 
+def _encoded(acks: Acks, count: int, start: int) -> Documents:
+    """`count` records as the file pipeline's encoder makes them: kept as pieces."""
+    records = Records()
+    records.add_columns(
+        [b"2024-05-01T12:00:00.123456789Z"] * count,
+        [b"stdout", b"stderr"] * (count // 2) + [b"stdout"] * (count % 2),
+        [f'line {n} "%s"' for n in range(start, start + count)],
+        [n * 100 for n in range(start, start + count)],
+    )
+    encoder = DocumentEncoder("file", "c1", {"kubernetes": {"pod_name": "p%s"}})
+    return encoder.encode(records, acks.tracker.issue(count, resume=start + count, nbytes=1))
+
+
 @pytest.mark.parametrize("documents", [1, 7, 50, 500])
-def test_pieces_are_the_body_cut_every_so_many_documents(documents: int) -> None:
-    blocks = Acks().events(50)
+@pytest.mark.parametrize("kind", ["whole", "pieces", "both"])
+def test_pieces_are_the_body_cut_every_so_many_documents(documents: int, kind: str) -> None:
+    acks = Acks()
+    whole = acks.events(50)
+    blocks = {
+        "whole": whole,
+        "pieces": [_encoded(acks, 9, 0), _encoded(acks, 1, 9), _encoded(acks, 40, 10)],
+        "both": [whole[0], _encoded(acks, 13, 10), whole[1].slice(3, 10), _encoded(acks, 20, 30)],
+    }[kind]
     batch = BulkBatch([], [], [])
     for block in blocks:
         indices = ["x"] * len(block)
         batch.add(block, 0, len(block), action_lines(block, indices, "create", True), indices)
+    assert len(batch) == 50
+    assert batch.body() == b"".join(
+        action + doc
+        for action, doc in zip(
+            batch.actions, [doc for block in blocks for doc in block.docs], strict=True
+        )
+    )
     length, pieces = batch.pieces(documents)
     cut = list(pieces)
     body = batch.body()
