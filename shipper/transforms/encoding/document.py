@@ -3,7 +3,9 @@
 Everything that is the same for every record of a file (`docker`, `kubernetes`) is
 serialised once per file into a suffix; per record only the timestamp, stream and
 message are encoded (and, when the file's JSON parsing is on, the message's fields).
-README "The document" is the contract for the shape.
+The documents stay pieces (`record.Pieces`): the suffix is shared, not copied into each,
+and a document is first whole in the request body. README "The document" is the
+contract for the shape.
 """
 
 from __future__ import annotations
