@@ -1,9 +1,12 @@
 """Fluent Bit beside shipper: the `once` corpus read by a `fluent-bit` on the PATH.
 
 The project neither vendors nor builds Fluent Bit; when a binary is on the PATH, the
-`once` scenario runs it over the same tree into an endpoint of its own, configured as
-Fluent Bit's Kubernetes example is (tail with the built-in `cri` multiline parser and
-a position DB, 5 MB memory buffer limit, flush every second, into `es`).
+`once` scenario runs it over the same tree into an endpoint of its own, with Fluent
+Bit's defaults besides what the comparison needs: tail with the built-in `cri`
+multiline parser (partial lines joined, as shipper joins them) and a position DB, into
+`es`. No `Mem_Buf_Limit`: with the 5MB of Fluent Bit's Kubernetes example, reading
+pauses until the next flush (every second) and the rate measures that limit, not
+Fluent Bit (about 9,000 records/s on the 1,000,000-record tree).
 
 Fluent Bit has no `--once`: the benchmark watches the endpoint until every record is
 acknowledged (or nothing more arrives for `STALL_SECONDS`), then stops it with SIGTERM.
@@ -66,9 +69,6 @@ def config(tree: Path, workdir: Path, es_url: str) -> str:
     multiline.parser cri
     Read_From_Head   On
     DB               {workdir / "tail.db"}
-    Mem_Buf_Limit    5MB
-    Skip_Long_Lines  On
-    Refresh_Interval 10
 
 [OUTPUT]
     Name               es
