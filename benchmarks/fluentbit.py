@@ -132,7 +132,8 @@ def run_fluent_bit(
         "docs": stats["docs"],
         "distinct": stats["distinct"],
         "repeated": stats["repeated"],
-        "missing": records - delivered,
+        "missing": max(0, records - delivered),
+        "extra": max(0, delivered - records),  # distinct documents no record matches whole
         "exactly_once": stats["docs"] == stats["distinct"] == records,
         "endpoint_cpu_s": round(stats["cpu_s"], 2),
     }

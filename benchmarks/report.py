@@ -228,8 +228,9 @@ def _peer_note(peer: dict[str, Any] | None) -> str:
         return "no `fluent-bit` on the PATH, so no Fluent Bit row beside shipper's"
     return (
         f"{peer['agent']}: {_verdict(peer['exactly_once'])}: {peer['distinct']:,} distinct ids "
-        f"({peer['missing']:,} missing), {peer['docs']:,} documents for {peer['records']:,} "
-        f"records; {peer['seconds']:.1f} s to the last acknowledgement, {peer['cpu_s']:.1f} "
+        f"({peer['missing']:,} missing, {peer['extra']:,} extra), {peer['docs']:,} documents "
+        f"({peer['repeated']:,} repeated) for {peer['records']:,} records; "
+        f"{peer['seconds']:.1f} s to the last acknowledgement, {peer['cpu_s']:.1f} "
         f"CPU-s with its shutdown; the endpoint used {peer['endpoint_cpu_s']:.1f} CPU-s"
     )
 

@@ -48,7 +48,12 @@ def test_once_runs_fluent_bit_beside_shipper_on_the_same_tree(
     peer = report["fluent-bit"]
     assert peer["agent"].startswith("Fluent Bit ")
     assert peer["records"] == peer["docs"] == peer["distinct"] == 20000
-    assert (peer["repeated"], peer["missing"], peer["exactly_once"]) == (0, 0, True)
+    assert (peer["repeated"], peer["missing"], peer["extra"], peer["exactly_once"]) == (
+        0,
+        0,
+        0,
+        True,
+    )
     assert peer["records_per_s"] > 0 and peer["cpu_s_per_million"] > 0
     assert peer["peak_rss_mib"] > 0 and peer["exit_code"] == 0
     printed = capsys.readouterr().out
