@@ -67,6 +67,7 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|---|---|---|---|",
             f"| {host['agent']} | {once['records_per_s']:,.0f} | {once['mb_per_s']:,.1f} "
             f"| {once['cpu_s_per_million']:,.1f} | {once['peak_rss_mib']:,.0f} MiB |",
+            *_peer_rows(report),
             "",
         ]
     journal = report.get("journal")
@@ -119,6 +120,17 @@ def markdown(report: dict[str, Any]) -> str:
             for row in report["profile"]
         ]
     return "\n".join(out) + "\n"
+
+
+def _peer_rows(report: dict[str, Any]) -> list[str]:
+    """Fluent Bit's `once` row, when it ran beside shipper."""
+    peer = report.get("fluent-bit")
+    if not peer:
+        return []
+    return [
+        f"| {peer['agent']} | {peer['records_per_s']:,.0f} | {peer['mb_per_s']:,.1f} "
+        f"| {peer['cpu_s_per_million']:,.1f} | {peer['peak_rss_mib']:,.0f} MiB |"
+    ]
 
 
 def _many_rows(report: dict[str, Any]) -> list[str]:
@@ -188,6 +200,8 @@ def _notes(report: dict[str, Any]) -> list[str]:
             f"{once['seconds']:.1f} s, {once['cpu_s']:.1f} CPU-s (user {once['user_s']:.1f}, "
             f"sys {once['sys_s']:.1f}); the endpoint used {once['endpoint_cpu_s']:.1f} CPU-s"
         )
+    if "fluent-bit" in report:
+        notes.append(_peer_note(report["fluent-bit"]))
     latency = report.get("latency")
     if latency:
         notes.append(
@@ -207,6 +221,18 @@ def _notes(report: dict[str, Any]) -> list[str]:
             f"peak RSS {fairness['peak_rss_mib']:.0f} MiB"
         )
     return notes
+
+
+def _peer_note(peer: dict[str, Any] | None) -> str:
+    if peer is None:
+        return "no `fluent-bit` on the PATH, so no Fluent Bit row beside shipper's"
+    return (
+        f"{peer['agent']}: {_verdict(peer['exactly_once'])}: {peer['distinct']:,} distinct ids "
+        f"({peer['missing']:,} missing, {peer['extra']:,} extra), {peer['docs']:,} documents "
+        f"({peer['repeated']:,} repeated) for {peer['records']:,} records; "
+        f"{peer['seconds']:.1f} s to the last acknowledgement, {peer['cpu_s']:.1f} "
+        f"CPU-s with its shutdown; the endpoint used {peer['endpoint_cpu_s']:.1f} CPU-s"
+    )
 
 
 def _verdict(ok: bool) -> str:

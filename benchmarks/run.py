@@ -2,14 +2,15 @@
 
     python -m benchmarks.run [--records 1000000] [--containers 20] [--seed 1]
         [--scenario all|endpoint|once|latency|fairness|slow-fairness|journal|...]
-        [--json OUT] [--keep]
+        [--json OUT] [--no-peers] [--keep]
 
 Scenarios (`all` runs them in this order):
   endpoint  the bulk endpoint alone, fed pre-built bodies from another process:
             its ceiling must be far above the agent's rate, or it is what we measure
   once      `shipper run --once` over a generated tree (cached between runs):
             records/s and MB/s from start to exit, CPU-s per million records,
-            peak RSS, and every record delivered exactly once
+            peak RSS, and every record delivered exactly once; then the same tree
+            read by a `fluent-bit` on the PATH, if any (`benchmarks.fluentbit`)
   latency   a long-running agent while lines are written at a steady --rate:
             delay from a line's time to its arrival, p50/p99/max
   fairness  a quiet container writing a line every 100 ms while another
@@ -38,7 +39,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks import many, profile, startup
+from benchmarks import fluentbit, many, profile, startup
 from benchmarks.journal import run_journal
 from benchmarks.report import machine, markdown
 from benchmarks.scenarios import (
@@ -110,6 +111,11 @@ def _parser() -> argparse.ArgumentParser:
         default=Path(tempfile.gettempdir()) / "shipper-bench",
         help="where generated trees are kept between runs",
     )
+    parser.add_argument(
+        "--no-peers",
+        action="store_true",
+        help="`once` without Fluent Bit beside shipper, even when `fluent-bit` is on the PATH",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the run's state and logs")
     return parser
 
@@ -131,17 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             say("measuring the bulk endpoint alone")
             report["endpoint"] = measure_endpoint()
         if "once" in scenarios:
-            tree, summary = prepare_tree(args.cache_dir, args.records, args.containers, args.seed)
-            timeout = max(300.0, summary.records / 1000)
-            say(f"once: {summary.records:,} records, {summary.bytes / 1e6:,.0f} MB")
-            report["once"] = run_once(tree, summary, work, settings, timeout)
-            if args.profile:
-                say("once again, under py-spy")
-                raw = profile_once(tree, work, settings, timeout)
-                report["profile"] = [
-                    {"function": name, "seconds": round(s, 2), "share": round(share, 4)}
-                    for name, s, share in profile.own_time(raw)
-                ]
+            _run_once(args, work, settings, report)
         if "latency" in scenarios:
             say(f"latency: {args.rate:,.0f} records/s for {args.seconds:.0f} s")
             report["latency"] = run_latency(work, args.rate, args.seconds, settings)
@@ -165,6 +161,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
     return 0 if _delivered(report) else 1
+
+
+def _run_once(
+    args: argparse.Namespace, work: Path, settings: dict[str, str], report: dict[str, Any]
+) -> None:
+    """`once`, then Fluent Bit over the same tree when one is on the PATH (unless
+    `--no-peers`), then the profile if asked for."""
+    tree, summary = prepare_tree(args.cache_dir, args.records, args.containers, args.seed)
+    timeout = max(300.0, summary.records / 1000)
+    say(f"once: {summary.records:,} records, {summary.bytes / 1e6:,.0f} MB")
+    report["once"] = run_once(tree, summary, work, settings, timeout)
+    if not args.no_peers:
+        binary = fluentbit.find()
+        if binary:
+            say(f"once: the same tree read by {binary}")
+            report["fluent-bit"] = fluentbit.run_fluent_bit(binary, tree, summary, work, timeout)
+        else:
+            report["fluent-bit"] = None  # the report says there was none to compare with
+    if args.profile:
+        say("once again, under py-spy")
+        raw = profile_once(tree, work, settings, timeout)
+        report["profile"] = [
+            {"function": name, "seconds": round(s, 2), "share": round(share, 4)}
+            for name, s, share in profile.own_time(raw)
+        ]
 
 
 def _run_many(
