@@ -4,10 +4,10 @@ acknowledgements come back.
 
 One loop does everything, in rounds: each round `fstat`s the followed files (the quiet
 ones less often: `polling`) and reads up to `ROUND_BYTES` from each one with unread
-bytes, so a flood cannot starve the others; then housekeeping (rescans, drained files
-let go, idle flushes, positions saved). With nothing to read it waits for a file event
-or a short timeout. Reading takes from the shared byte budget; when it is spent, reading
-pauses and the files on disk are the buffer.
+bytes, so a flood cannot starve the others (trickles are read together: `pacing`); then
+housekeeping (rescans, drained files let go, idle flushes, positions saved). With nothing
+to read it waits for a file event or a short timeout. Reading takes from the shared byte
+budget; when it is spent, reading pauses and the files on disk are the buffer.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from shipper.settings import TailSettings
 from shipper.sources.tail.consumer import Consumer
 from shipper.sources.tail.finder import FileFinder
 from shipper.sources.tail.follow import FollowedFile
+from shipper.sources.tail.pacing import ReadPacing
 from shipper.sources.tail.polling import PollSchedule
 from shipper.sources.tail.positions import Identity, Positions
 from shipper.sources.tail.scan import Scanner
@@ -64,7 +65,7 @@ class TailSource:
         self._files: dict[Identity, FollowedFile] = {}
         self._wake = asyncio.Event()
         self._rescan, self._next_scan = True, 0.0
-        self._polls = PollSchedule()
+        self._polls, self._pacing = PollSchedule(), ReadPacing()
         self._last_save = 0.0
         self._started = False
         self._behind = True  # a backlog is read (or the start): flush once caught up
@@ -165,15 +166,15 @@ class TailSource:
     # --- reading
 
     async def _read_round(self, stop: asyncio.Event) -> bool:
-        """fstat the files, then read each one with unread bytes, up to ROUND_BYTES each;
-        True when none had any. Sizes are refreshed even when the budget is spent, so the
-        lag stays true while reading pauses. Quiet files are looked at less often
-        (`shipper.sources.tail.polling`)."""
-        now = self._clock()
-        polls = self._polls
+        """fstat the files (even while the budget is spent: the lag stays true), then read
+        each one with unread bytes, up to ROUND_BYTES each; True when none had any or they
+        gather (`pacing`)."""
+        now, polls = self._clock(), self._polls
         polls.start_round(now)
         files = [f for f in list(self._files.values()) if polls.looks_at(f, now)]
         files = [f for f in files if self._refresh(f, now)]
+        if not (self._once or self._behind) and self._pacing.defer(files, now):
+            return True
         idle = True
         served: list[FollowedFile] = []
         for f in files:
@@ -192,7 +193,7 @@ class TailSource:
                     self._rotate_order([*served, f] if got else served)
                     return False
             served.append(f)
-        return idle
+        return idle or (not self._behind and self._pacing.gathering)
 
     async def _read_file(self, f: FollowedFile) -> tuple[int, bool]:
         """Read up to ROUND_BYTES of `f`: (bytes read, whether the budget stayed spent)."""
@@ -220,11 +221,10 @@ class TailSource:
         """Take `n` bytes of budget, waiting at most IDLE_WAIT (so housekeeping goes on)."""
         if self._budget.try_acquire(n):
             return True
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._budget.acquire(n), IDLE_WAIT)
-        except TimeoutError:
-            return False
-        return True
+            return True
+        return False
 
     def _rotate_order(self, served: list[FollowedFile]) -> None:
         """The budget ran out mid-round: the files already served go last next round."""
@@ -282,11 +282,11 @@ class TailSource:
 
     async def _wait_idle(self, stop: asyncio.Event) -> None:
         """Nothing to read: wait for a file event, `stop`, or IDLE_WAIT (growth is polled)."""
-        if self._rescan or stop.is_set():
-            return
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), IDLE_WAIT)
+        if not (self._rescan or stop.is_set()):
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                wait = self._pacing.wait(self._clock(), IDLE_WAIT)
+                await asyncio.wait_for(self._wake.wait(), wait)
 
     async def _wake_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
