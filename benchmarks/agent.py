@@ -59,7 +59,7 @@ class AgentProcess:
         """`wrapper` goes before the command line (a profiler that starts the agent)."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "agent.log"
-        self._port = _free_port()
+        self._port = free_port()
         env = agent_environment()
         env.update(
             {
@@ -191,7 +191,8 @@ def agent_environment() -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

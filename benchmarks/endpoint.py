@@ -358,8 +358,9 @@ async def serve(port: int, marker: bytes | None, us_per_doc: float = 0.0) -> Non
 class EndpointProcess:
     """The endpoint in its own process, as a context manager for the benchmark."""
 
-    def __init__(self, track: str | None = None, us_per_doc: float = 0.0) -> None:
-        args = [sys.executable, "-m", "benchmarks.endpoint"]
+    def __init__(self, track: str | None = None, us_per_doc: float = 0.0, port: int = 0) -> None:
+        """`port` 0: a free one (`url` says which)."""
+        args = [sys.executable, "-m", "benchmarks.endpoint", "--port", str(port)]
         if track is not None:
             args += ["--track", track]
         if us_per_doc:

@@ -22,6 +22,8 @@ Scenarios (`all` runs them in this order):
             klog node file (peak RSS); needs systemd-journal-remote
   many-idle, many-busy, churn  a node with --files containers (`benchmarks.many`);
             not part of `all`
+  outage    (not in `all`) --outage-mb written while the endpoint refuses connections for
+            --outage-seconds: the agent's peak RSS meanwhile, then every line delivered once
   startup   `version` and `check-config` wall time, and `run` to its first document
             delivered (`benchmarks.startup`); not part of `all`
 Prints Markdown (the issue's table); `--json` writes the same figures.
@@ -41,6 +43,7 @@ import orjson
 
 from benchmarks import fluentbit, many, profile, startup
 from benchmarks.journal import run_journal
+from benchmarks.outage import outage_markdown, run_outage
 from benchmarks.report import machine, markdown
 from benchmarks.scenarios import (
     FLOOD_RECORDS,
@@ -79,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--scenario",
-        choices=(*SCENARIOS, *many.MANY_SCENARIOS, "startup", "journal", "all"),
+        choices=(*SCENARIOS, *many.MANY_SCENARIOS, "startup", "journal", "outage", "all"),
         default="all",
     )
     parser.add_argument("--files", type=int, default=1000, help="many-*: containers")
@@ -88,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--churn", type=float, default=5, help="churn: pods a second")
     parser.add_argument("--journal-entries", type=int, default=300_000)
+    parser.add_argument("--outage-mb", type=float, default=200, help="outage: MB written")
+    parser.add_argument(
+        "--outage-seconds", type=float, default=60, help="outage: how long the endpoint is down"
+    )
     parser.add_argument("--rate", type=float, default=10_000, help="latency: records/s")
     parser.add_argument(
         "--seconds", type=float, default=20, help="latency and fairness: how long to write"
@@ -157,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"state and agent logs kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    print(markdown(report), end="")
+    print(markdown(report) + outage_markdown(report.get("outage")), end="")
     if args.json:
         args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
     return 0 if _delivered(report) else 1
@@ -191,7 +198,7 @@ def _run_once(
 def _run_many(
     args: argparse.Namespace, work: Path, settings: dict[str, str], report: dict[str, Any]
 ) -> None:
-    """The many-file, start-up or journal scenario asked for, if any."""
+    """The many-file, start-up, journal or outage scenario asked for, if any."""
     if args.scenario == "many-idle":
         say(f"many-idle: {args.files:,} files read, then {args.idle_seconds:.0f} s idle")
         report["many-idle"] = many.run_idle(work, args.files, args.idle_seconds, settings)
@@ -210,6 +217,9 @@ def _run_many(
     elif args.scenario == "churn":
         say(f"churn: {args.churn:g} pods a second for {args.seconds:.0f} s")
         report["churn"] = many.run_churn(work, args.churn, args.seconds, settings)
+    elif args.scenario == "outage":
+        say(f"outage: {args.outage_mb:,.0f} MB written while the endpoint is down")
+        report["outage"] = run_outage(work, args.outage_mb, args.outage_seconds, settings)
 
 
 def _delivered(report: dict[str, Any]) -> bool:
@@ -219,6 +229,8 @@ def _delivered(report: dict[str, Any]) -> bool:
         checks.append(report["once"]["exactly_once"])
     if "latency" in report:
         checks.append(report["latency"]["delivered"] == report["latency"]["written"])
+    if "outage" in report:
+        checks.append(report["outage"]["exactly_once"])
     if "journal" in report:
         checks += [report["journal"]["exactly_once"], report["journal"]["both_exactly_once"]]
     for name in ("fairness", "slow-fairness"):

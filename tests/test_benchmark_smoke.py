@@ -232,3 +232,14 @@ def test_many_file_scenarios_deliver_every_line_and_report_cpu(tmp_path: Path) -
     assert main(["--scenario", "churn", "--churn", "10", "--seconds", "1.5", *common]) == 0
     churn = orjson.loads(out.read_bytes())["churn"]
     assert churn["pods"] >= 10 and churn["delivered"] == churn["written"]
+
+
+def test_outage_smoke_run_holds_the_lines_then_delivers_each_once(tmp_path: Path) -> None:
+    """The endpoint down while lines are written, then up: all arrive once, RSS sampled."""
+    out = tmp_path / "report.json"
+    options = ["--outage-mb", "1", "--outage-seconds", "1.5", "--json", str(out)]
+    assert main(["--scenario", "outage", *options]) == 0
+    outage = orjson.loads(out.read_bytes())["outage"]
+    assert outage["written"] > 1000 and outage["docs"] == outage["distinct"] == outage["written"]
+    assert outage["exactly_once"] is True
+    assert 10 < outage["outage_peak_rss_mib"] <= outage["peak_rss_mib"] + 1

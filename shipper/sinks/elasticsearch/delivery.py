@@ -61,11 +61,17 @@ class Delivery:
         """One worker: deliver the queued batches one at a time, forever."""
         backoff = Backoff(self._settings.retry_max_backoff)
         while True:
-            batch = await queue.get()
-            try:
-                await self._deliver(batch, backoff)
-            finally:
-                queue.task_done()
+            await self._deliver_next(queue, backoff)
+
+    async def _deliver_next(self, queue: BatchQueue, backoff: Backoff) -> None:
+        """The next queued batch, delivered. Its documents are let go on return: the budget
+        no longer counts them once acknowledged, so a worker waiting for the next batch
+        must not hold them (up to a whole batch per worker, beyond the budget)."""
+        batch = await queue.get()
+        try:
+            await self._deliver(batch, backoff)
+        finally:
+            queue.task_done()
 
     async def _deliver(self, batch: BulkBatch, backoff: Backoff) -> None:
         """Send until every document is acked or given up, one chunk of the batch at a time."""
