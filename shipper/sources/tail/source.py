@@ -150,12 +150,13 @@ class TailSource:
         """Follow new matches, notice the followed files no glob finds any more."""
         now = self._clock()
         self._finder.scan(startup, now)
+        self._polls.look_all()  # new files, and lost ones, are looked at next round
         self._metrics.files_watched.set(len(self._files))
         if not self._once:
             roots = self._scanner.watch_roots(f.path for f in self._files.values())
-            await self._watcher.watch(roots)
+            await self._watcher.watch(roots, now)
         interval = POLL_SCAN_INTERVAL if self._watcher.polling else self._settings.scan_interval
-        self._next_scan = now + interval
+        self._next_scan = min(now + interval, self._watcher.retry_at)
         self._rescan = False
 
     def _on_file_event(self) -> None:
@@ -170,10 +171,9 @@ class TailSource:
         lag stays true while reading pauses. Quiet files are looked at less often
         (`shipper.sources.tail.polling`)."""
         now = self._clock()
-        polls = self._polls
-        polls.start_round(now)
-        files = [f for f in list(self._files.values()) if polls.looks_at(f, now)]
-        files = [f for f in files if self._refresh(f, now)]
+        self._polls.start_round(now)
+        files = [f for f in self._polls.round_files(self._files, now) if self._refresh(f, now)]
+        self._polls.looked_at(files, now)
         idle = True
         served: list[FollowedFile] = []
         for f in files:
@@ -243,6 +243,7 @@ class TailSource:
             self._restart(f)
         if f.deleted and f.matched:
             self._finder.lose(f, now)
+            self._polls.look_all()  # it may have followed rotated copies
         return True
 
     def _restart(self, f: FollowedFile) -> None:
@@ -263,7 +264,7 @@ class TailSource:
         """Let go the unmatched files that are read to their end and quiet for rotate_wait."""
         wait = self._settings.rotate_wait
         released = False
-        for f in list(self._files.values()):
+        for f in [f for f in self._files.values() if not f.matched]:
             if f.releasable(now, wait) and self._refresh(f, now) and f.releasable(now, wait):
                 log.info("let go: %s", f.path)
                 del self._files[f.identity]
@@ -274,10 +275,9 @@ class TailSource:
             self._metrics.files_watched.set(len(self._files))
 
     def _flush_idle(self, now: float) -> None:
-        polls = self._polls
-        if polls.flush_due(now):
-            for f in self._files.values():
-                if f.consumer is not None and polls.looks_at(f, now):
+        if self._polls.flush_due(now):  # the files this round looked at
+            for f in self._polls.looked:
+                if f.consumer is not None and self._files.get(f.identity) is f:
                     f.consumer.flush_idle(now)
 
     async def _wait_idle(self, stop: asyncio.Event) -> None:
