@@ -48,6 +48,7 @@ class Scanner:
         # Real paths by (matched path, device, inode), from the last scan: resolving a
         # link costs an lstat per path component, and a node has a thousand links.
         self._real: dict[tuple[str, int, int], str] = {}
+        self._roots: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # files, their roots
 
     def scan(self) -> dict[Identity, Match]:
         """Every matched, not excluded file by identity; a link wins over its target."""
@@ -86,17 +87,22 @@ class Scanner:
         """Directories to watch: each glob's fixed prefix, and the real files' directories.
 
         Watching only the link directory would miss the new `0.log` kubelet creates at a
-        rotation: that happens in the target directory.
+        rotation: that happens in the target directory. The same files as last time give
+        the same roots, without a `stat` of each directory (an idle node's rescans).
         """
+        paths = tuple(files)
+        if paths and paths == self._roots[0]:
+            return self._roots[1]
         roots = {_fixed_prefix(pattern) for pattern in self._globs}
-        roots.update(os.path.dirname(path) for path in files)
+        roots.update(os.path.dirname(path) for path in paths)
         # Never a recursive watch on "/": a glob like "/*/x.log" is left to the rescans.
         existing = sorted(root for root in roots if root != "/" and os.path.isdir(root))
         kept: set[str] = set()
         for root in existing:  # sorted: a parent comes before its subdirectories
             if not any(parent in kept for parent in _ancestors(root)):
                 kept.add(root)
-        return tuple(sorted(kept))
+        self._roots = (paths, tuple(sorted(kept)))
+        return self._roots[1]
 
 
 def _fixed_prefix(pattern: str) -> str:
