@@ -45,15 +45,15 @@ class Scanner:
         # Pod names and namespaces never contain "_", so these prefixes are unambiguous.
         self._own_link = f"{pod}_{namespace}_" if pod and namespace else None
         self._own_dir = f"{namespace}_{pod}_" if pod and namespace else None
-        # Real paths by (matched path, device, inode), from the last scan: resolving a
-        # link costs an lstat per path component, and a node has a thousand links.
-        self._real: dict[tuple[str, int, int], str] = {}
+        # What (matched path, device, inode) was at the last scan: resolving a link costs
+        # an lstat per path component, and a node has a thousand links.
+        self._known: dict[tuple[str, int, int], Match | None] = {}
         self._roots: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # files, their roots
 
     def scan(self) -> dict[Identity, Match]:
         """Every matched, not excluded file by identity; a link wins over its target."""
         found: dict[Identity, Match] = {}
-        resolved: dict[tuple[str, int, int], str] = {}
+        known: dict[tuple[str, int, int], Match | None] = {}
         for pattern in self._globs:
             for matched in sorted(glob.glob(pattern)):
                 if never_read(matched):
@@ -61,18 +61,26 @@ class Scanner:
                 try:
                     st = os.stat(matched)
                     key = (matched, st.st_dev, st.st_ino)
-                    real = resolved[key] = self._real.get(key) or os.path.realpath(matched)
-                    link = matched if os.path.islink(matched) else None
+                    match = self._known[key] if key in self._known else self._match(matched, st)
                 except OSError:  # a dangling link, or gone since the glob listed it
                     continue
-                if not stat.S_ISREG(st.st_mode) or never_read(real) or self.excluded(real, link):
+                known[key] = match
+                if match is None:
                     continue
                 ident = (st.st_dev, st.st_ino)
                 current = found.get(ident)
-                if current is None or (current.link is None and link is not None):
-                    found[ident] = Match(real, link)
-        self._real = resolved
+                if current is None or (current.link is None and match.link is not None):
+                    found[ident] = match
+        self._known = known
         return found
+
+    def _match(self, matched: str, st: os.stat_result) -> Match | None:
+        """What the path `matched` (whose target is `st`) is followed as; None: not at all."""
+        real = os.path.realpath(matched)
+        link = matched if os.path.islink(matched) else None
+        if not stat.S_ISREG(st.st_mode) or never_read(real) or self.excluded(real, link):
+            return None
+        return Match(real, link)
 
     def excluded(self, path: str, link: str | None = None) -> bool:
         """Excluded by SHIPPER_EXCLUDE_PATHS (on the link or the real path), or our own pod."""
