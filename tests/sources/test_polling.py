@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from typing import cast
 
 from shipper.sources.tail.follow import FollowedFile
-from shipper.sources.tail.polling import COLD_POLL, FLUSH_INTERVAL, HOT_SECONDS, PollSchedule
+from shipper.sources.tail.polling import (
+    COLD_POLL,
+    FLUSH_INTERVAL,
+    HOT_SECONDS,
+    IDLE_WAIT,
+    PollSchedule,
+)
 
 
 @dataclass
@@ -71,3 +77,19 @@ def test_files_added_outside_a_round_are_looked_at_the_round_after_look_all() ->
     polls.look_all()
     polls.start_round(100.4)
     assert polls.round_files(files, 100.4) == [quiet, new]
+
+
+def test_with_no_hot_file_the_source_sleeps_until_the_next_cold_round_or_its_deadline() -> None:
+    polls = PollSchedule()
+    quiet = cast(FollowedFile, File(quiet_since=0.0))
+    files = {quiet.identity: quiet}
+    polls.start_round(100.0)
+    polls.looked_at(polls.round_files(files, 100.0), 100.0)
+    assert polls.wait(100.0, due=200.0) == COLD_POLL
+    assert polls.wait(100.0, due=100.25) == 0.25
+    growing = cast(FollowedFile, File(quiet_since=100.0, identity=(1, 2)))
+    files[growing.identity] = growing
+    polls.look_all()
+    polls.start_round(100.1)
+    polls.looked_at(polls.round_files(files, 100.1), 100.1)
+    assert polls.wait(100.1, due=200.0) == IDLE_WAIT

@@ -11,6 +11,8 @@ the same terms.
 Between cold rounds a round goes through the hot files only (the list the last round
 left), not through every file: an idle node's rounds cost nothing per quiet file. A file
 that appears, or stops being matched, outside a round (a scan) makes the next round cold.
+With no hot file, the source sleeps until the next cold round (or whatever else is due)
+instead of waking every IDLE_WAIT for rounds with nothing to look at.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from shipper.sources.tail.follow import FollowedFile
 from shipper.sources.tail.positions import Identity
 
+IDLE_WAIT = 0.2  # nothing to read (or no budget): wait at most this long before the next round
 HOT_SECONDS = 5.0  # a file that grew this recently is looked at every round
 COLD_POLL = 1.0  # the others this often
 FLUSH_INTERVAL = 0.25  # how often consumers may flush partial groups that waited too long
@@ -57,6 +60,13 @@ class PollSchedule:
     def hot(f: FollowedFile, now: float) -> bool:
         """Grew lately, or has bytes unread: looked at every round."""
         return f.unread > 0 or now - f.quiet_since < HOT_SECONDS
+
+    def wait(self, now: float, due: float) -> float:
+        """How long an idle source may sleep: IDLE_WAIT while a file is hot, else until the
+        next cold round or `due` (the source's own next deadline), whichever is first."""
+        if self._hot:
+            return IDLE_WAIT
+        return max(0.0, min(self._next_cold, due) - now)
 
     def flush_due(self, now: float) -> bool:
         """Whether consumers flush this round (those this round looked at)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -25,7 +26,7 @@ from shipper.settings import TailSettings
 from shipper.sources.tail.consumer import Consumer
 from shipper.sources.tail.finder import FileFinder
 from shipper.sources.tail.follow import FollowedFile
-from shipper.sources.tail.polling import PollSchedule
+from shipper.sources.tail.polling import IDLE_WAIT, PollSchedule
 from shipper.sources.tail.positions import Identity, Positions
 from shipper.sources.tail.scan import Scanner
 from shipper.sources.tail.watch import Watcher
@@ -34,7 +35,6 @@ log = logging.getLogger("shipper.tail")
 
 READ_CHUNK = 256 * 1024  # one pread
 ROUND_BYTES = 1024 * 1024  # per file per round: fairness between files
-IDLE_WAIT = 0.2  # nothing to read (or no budget): wait at most this long before the next round
 POLL_SCAN_INTERVAL = 1.0  # rescan interval when file-system events are unavailable
 SAVE_INTERVAL = 1.0  # positions are saved this often while they change
 KEY_SETTLE = 5.0  # a first line still unterminated after this long is keyed as it is
@@ -65,7 +65,7 @@ class TailSource:
         self._wake = asyncio.Event()
         self._rescan, self._next_scan = True, 0.0
         self._polls = PollSchedule()
-        self._last_save = 0.0
+        self._next_save = 0.0
         self._started = False
         self._behind = True  # a backlog is read (or the start): flush once caught up
         self._finder = FileFinder(
@@ -113,7 +113,7 @@ class TailSource:
                 now = self._clock()
                 self._release_drained(now)
                 self._flush_idle(now)
-                if self._positions.dirty and now - self._last_save >= SAVE_INTERVAL:
+                if self._positions.dirty and now >= self._next_save:
                     await self.save_positions()
                 if idle:
                     if self._behind:  # the tail of a backlog need not wait for more
@@ -142,7 +142,7 @@ class TailSource:
         except OSError as exc:
             self._positions.dirty = True
             log.warning("cannot save positions to %s: %s", self._positions.path, exc)
-        self._last_save = self._clock()
+        self._next_save = self._clock() + SAVE_INTERVAL
 
     # --- finding files
 
@@ -263,15 +263,14 @@ class TailSource:
     def _release_drained(self, now: float) -> None:
         """Let go the unmatched files that are read to their end and quiet for rotate_wait."""
         wait = self._settings.rotate_wait
-        released = False
-        for f in [f for f in self._files.values() if not f.matched]:
-            if f.releasable(now, wait) and self._refresh(f, now) and f.releasable(now, wait):
+        drained = [f for f in self._files.values() if not f.matched and f.releasable(now, wait)]
+        for f in drained:
+            if self._refresh(f, now) and f.releasable(now, wait):
                 log.info("let go: %s", f.path)
                 del self._files[f.identity]
                 f.entry.drained = True  # read to its end: never resumed in this run
                 f.close()
-                released = True
-        if released:
+        if drained:
             self._metrics.files_watched.set(len(self._files))
 
     def _flush_idle(self, now: float) -> None:
@@ -281,12 +280,13 @@ class TailSource:
                     f.consumer.flush_idle(now)
 
     async def _wait_idle(self, stop: asyncio.Event) -> None:
-        """Nothing to read: wait for a file event, `stop`, or IDLE_WAIT (growth is polled)."""
+        """Nothing to read: wait for a file event, `stop`, or what `PollSchedule.wait` says."""
         if self._rescan or stop.is_set():
             return
+        due = min(self._next_scan, self._next_save if self._positions.dirty else math.inf)
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), IDLE_WAIT)
+            await asyncio.wait_for(self._wake.wait(), self._polls.wait(self._clock(), due))
 
     async def _wake_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
