@@ -45,14 +45,15 @@ class Scanner:
         # Pod names and namespaces never contain "_", so these prefixes are unambiguous.
         self._own_link = f"{pod}_{namespace}_" if pod and namespace else None
         self._own_dir = f"{namespace}_{pod}_" if pod and namespace else None
-        # Real paths by (matched path, device, inode), from the last scan: resolving a
-        # link costs an lstat per path component, and a node has a thousand links.
-        self._real: dict[tuple[str, int, int], str] = {}
+        # What (matched path, device, inode) was at the last scan: resolving a link costs
+        # an lstat per path component, and a node has a thousand links.
+        self._known: dict[tuple[str, int, int], Match | None] = {}
+        self._roots: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # files, their roots
 
     def scan(self) -> dict[Identity, Match]:
         """Every matched, not excluded file by identity; a link wins over its target."""
         found: dict[Identity, Match] = {}
-        resolved: dict[tuple[str, int, int], str] = {}
+        known: dict[tuple[str, int, int], Match | None] = {}
         for pattern in self._globs:
             for matched in sorted(glob.glob(pattern)):
                 if never_read(matched):
@@ -60,18 +61,26 @@ class Scanner:
                 try:
                     st = os.stat(matched)
                     key = (matched, st.st_dev, st.st_ino)
-                    real = resolved[key] = self._real.get(key) or os.path.realpath(matched)
-                    link = matched if os.path.islink(matched) else None
+                    match = self._known[key] if key in self._known else self._match(matched, st)
                 except OSError:  # a dangling link, or gone since the glob listed it
                     continue
-                if not stat.S_ISREG(st.st_mode) or never_read(real) or self.excluded(real, link):
+                known[key] = match
+                if match is None:
                     continue
                 ident = (st.st_dev, st.st_ino)
                 current = found.get(ident)
-                if current is None or (current.link is None and link is not None):
-                    found[ident] = Match(real, link)
-        self._real = resolved
+                if current is None or (current.link is None and match.link is not None):
+                    found[ident] = match
+        self._known = known
         return found
+
+    def _match(self, matched: str, st: os.stat_result) -> Match | None:
+        """What the path `matched` (whose target is `st`) is followed as; None: not at all."""
+        real = os.path.realpath(matched)
+        link = matched if os.path.islink(matched) else None
+        if not stat.S_ISREG(st.st_mode) or never_read(real) or self.excluded(real, link):
+            return None
+        return Match(real, link)
 
     def excluded(self, path: str, link: str | None = None) -> bool:
         """Excluded by SHIPPER_EXCLUDE_PATHS (on the link or the real path), or our own pod."""
@@ -86,17 +95,22 @@ class Scanner:
         """Directories to watch: each glob's fixed prefix, and the real files' directories.
 
         Watching only the link directory would miss the new `0.log` kubelet creates at a
-        rotation: that happens in the target directory.
+        rotation: that happens in the target directory. The same files as last time give
+        the same roots, without a `stat` of each directory (an idle node's rescans).
         """
+        paths = tuple(files)
+        if paths and paths == self._roots[0]:
+            return self._roots[1]
         roots = {_fixed_prefix(pattern) for pattern in self._globs}
-        roots.update(os.path.dirname(path) for path in files)
+        roots.update(os.path.dirname(path) for path in paths)
         # Never a recursive watch on "/": a glob like "/*/x.log" is left to the rescans.
         existing = sorted(root for root in roots if root != "/" and os.path.isdir(root))
         kept: set[str] = set()
         for root in existing:  # sorted: a parent comes before its subdirectories
             if not any(parent in kept for parent in _ancestors(root)):
                 kept.add(root)
-        return tuple(sorted(kept))
+        self._roots = (paths, tuple(sorted(kept)))
+        return self._roots[1]
 
 
 def _fixed_prefix(pattern: str) -> str:

@@ -2,12 +2,11 @@
 rotated copies), and hands their bytes to the pipeline; positions move only as
 acknowledgements come back.
 
-One loop does everything, in rounds: each round `fstat`s the followed files (the quiet
-ones less often: `polling`) and reads up to `ROUND_BYTES` from each one with unread
-bytes, so a flood cannot starve the others (trickles are read together: `pacing`); then
-housekeeping (rescans, drained files let go, idle flushes, positions saved). With nothing
-to read it waits for a file event or a short timeout. Reading takes from the shared byte
-budget; when it is spent, reading pauses and the files on disk are the buffer.
+One loop does everything, in rounds: each round `fstat`s the followed files (quiet ones
+less often: `polling`) and reads up to `ROUND_BYTES` from each with unread bytes, so a
+flood cannot starve the others (trickles are read together: `pacing`); then housekeeping
+(rescans, drained files let go, idle flushes, positions saved). Reading takes from the
+shared byte budget; when it is spent, reading pauses and the files on disk are the buffer.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -26,7 +26,7 @@ from shipper.sources.tail.consumer import Consumer
 from shipper.sources.tail.finder import FileFinder
 from shipper.sources.tail.follow import FollowedFile
 from shipper.sources.tail.pacing import ReadPacing
-from shipper.sources.tail.polling import PollSchedule
+from shipper.sources.tail.polling import IDLE_WAIT, PollSchedule
 from shipper.sources.tail.positions import Identity, Positions
 from shipper.sources.tail.scan import Scanner
 from shipper.sources.tail.watch import Watcher
@@ -35,7 +35,6 @@ log = logging.getLogger("shipper.tail")
 
 READ_CHUNK = 256 * 1024  # one pread
 ROUND_BYTES = 1024 * 1024  # per file per round: fairness between files
-IDLE_WAIT = 0.2  # nothing to read (or no budget): wait at most this long before the next round
 POLL_SCAN_INTERVAL = 1.0  # rescan interval when file-system events are unavailable
 SAVE_INTERVAL = 1.0  # positions are saved this often while they change
 KEY_SETTLE = 5.0  # a first line still unterminated after this long is keyed as it is
@@ -66,7 +65,7 @@ class TailSource:
         self._wake = asyncio.Event()
         self._rescan, self._next_scan = True, 0.0
         self._polls, self._pacing = PollSchedule(), ReadPacing()
-        self._last_save = 0.0
+        self._next_save = 0.0
         self._started = False
         self._behind = True  # a backlog is read (or the start): flush once caught up
         self._finder = FileFinder(
@@ -114,7 +113,7 @@ class TailSource:
                 now = self._clock()
                 self._release_drained(now)
                 self._flush_idle(now)
-                if self._positions.dirty and now - self._last_save >= SAVE_INTERVAL:
+                if self._positions.dirty and now >= self._next_save:
                     await self.save_positions()
                 if idle:
                     if self._behind:  # the tail of a backlog need not wait for more
@@ -143,7 +142,7 @@ class TailSource:
         except OSError as exc:
             self._positions.dirty = True
             log.warning("cannot save positions to %s: %s", self._positions.path, exc)
-        self._last_save = self._clock()
+        self._next_save = self._clock() + SAVE_INTERVAL
 
     # --- finding files
 
@@ -151,12 +150,13 @@ class TailSource:
         """Follow new matches, notice the followed files no glob finds any more."""
         now = self._clock()
         self._finder.scan(startup, now)
+        self._polls.look_all()  # new files, and lost ones, are looked at next round
         self._metrics.files_watched.set(len(self._files))
         if not self._once:
             roots = self._scanner.watch_roots(f.path for f in self._files.values())
-            await self._watcher.watch(roots)
+            await self._watcher.watch(roots, now)
         interval = POLL_SCAN_INTERVAL if self._watcher.polling else self._settings.scan_interval
-        self._next_scan = now + interval
+        self._next_scan = min(now + interval, self._watcher.retry_at)
         self._rescan = False
 
     def _on_file_event(self) -> None:
@@ -166,13 +166,13 @@ class TailSource:
     # --- reading
 
     async def _read_round(self, stop: asyncio.Event) -> bool:
-        """fstat the files (even while the budget is spent: the lag stays true), then read
-        each one with unread bytes, up to ROUND_BYTES each; True when none had any or they
-        gather (`pacing`)."""
-        now, polls = self._clock(), self._polls
-        polls.start_round(now)
-        files = [f for f in list(self._files.values()) if polls.looks_at(f, now)]
-        files = [f for f in files if self._refresh(f, now)]
+        """fstat the files (even while the budget is spent: the lag stays true; quiet ones
+        less often: `polling`), then read each one with unread bytes, up to ROUND_BYTES
+        each; True when none had any or they gather (`pacing`)."""
+        now = self._clock()
+        self._polls.start_round(now)
+        files = [f for f in self._polls.round_files(self._files, now) if self._refresh(f, now)]
+        self._polls.looked_at(files, now)
         if not (self._once or self._behind) and self._pacing.defer(files, now):
             return True
         idle = True
@@ -243,6 +243,7 @@ class TailSource:
             self._restart(f)
         if f.deleted and f.matched:
             self._finder.lose(f, now)
+            self._polls.look_all()  # it may have followed rotated copies
         return True
 
     def _restart(self, f: FollowedFile) -> None:
@@ -262,30 +263,29 @@ class TailSource:
     def _release_drained(self, now: float) -> None:
         """Let go the unmatched files that are read to their end and quiet for rotate_wait."""
         wait = self._settings.rotate_wait
-        released = False
-        for f in list(self._files.values()):
-            if f.releasable(now, wait) and self._refresh(f, now) and f.releasable(now, wait):
+        drained = [f for f in self._files.values() if not f.matched and f.releasable(now, wait)]
+        for f in drained:
+            if self._refresh(f, now) and f.releasable(now, wait):
                 log.info("let go: %s", f.path)
                 del self._files[f.identity]
                 f.entry.drained = True  # read to its end: never resumed in this run
                 f.close()
-                released = True
-        if released:
+        if drained:
             self._metrics.files_watched.set(len(self._files))
 
     def _flush_idle(self, now: float) -> None:
-        polls = self._polls
-        if polls.flush_due(now):
-            for f in self._files.values():
-                if f.consumer is not None and polls.looks_at(f, now):
+        if self._polls.flush_due(now):  # the files this round looked at
+            for f in self._polls.looked:
+                if f.consumer is not None and self._files.get(f.identity) is f:
                     f.consumer.flush_idle(now)
 
     async def _wait_idle(self, stop: asyncio.Event) -> None:
-        """Nothing to read: wait for a file event, `stop`, or IDLE_WAIT (growth is polled)."""
+        """Nothing to read: wait for a file event, `stop`, or what `polling`/`pacing` say."""
         if not (self._rescan or stop.is_set()):
+            due = min(self._next_scan, self._next_save if self._positions.dirty else math.inf)
             self._wake.clear()
+            wait = self._pacing.wait(now := self._clock(), self._polls.wait(now, due))
             with contextlib.suppress(TimeoutError):
-                wait = self._pacing.wait(self._clock(), IDLE_WAIT)
                 await asyncio.wait_for(self._wake.wait(), wait)
 
     async def _wake_on(self, stop: asyncio.Event) -> None:

@@ -4,12 +4,19 @@ Events only trigger a rescan; they are never trusted to be complete (inotify que
 overflow, and its limits are shared by every container on the node). Growth of files
 already open is found by `fstat` every round, not here. When the watcher cannot start
 or fails, `polling` turns True and the source rescans on a short interval instead.
+
+Starting a watcher sets an inotify watch on every directory under its roots, and the roots
+change with every pod that comes or goes (its directory is one). So while pods churn, a
+watcher is started again at most once every RESTART_GAP: the roots that changed sooner
+wait for it (`retry_at`, when the source scans again), and a rotation in a pod directory
+that new is found by that scan, at most RESTART_GAP late.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Sequence
 
 from watchfiles import Change, awatch
@@ -20,6 +27,7 @@ log = logging.getLogger("shipper.tail")
 
 DEBOUNCE_MS = 300  # a burst of events is reported at most this late
 STEP_MS = 50
+RESTART_GAP = 2.0  # seconds between two starts of the watcher when the roots keep changing
 
 
 def _is_new_file(change: Change, path: str) -> bool:
@@ -35,14 +43,22 @@ class Watcher:
         self._roots: tuple[str, ...] | None = None
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._started = -math.inf
+        self.retry_at = math.inf  # when to call `watch` again: roots changed too soon
         self.polling = True
 
-    async def watch(self, roots: Sequence[str]) -> None:
-        """Watch exactly `roots` from now on (restarting the watcher if they changed)."""
+    async def watch(self, roots: Sequence[str], now: float) -> None:
+        """Watch exactly `roots` from now on (restarting the watcher if they changed; if
+        it started less than RESTART_GAP ago, not before `retry_at`)."""
         wanted = tuple(roots)
+        self.retry_at = math.inf
         if wanted == self._roots:
             return
+        if self._task is not None and not self.polling and now < self._started + RESTART_GAP:
+            self.retry_at = self._started + RESTART_GAP
+            return
         await self.close()
+        self._started = now
         self._roots = wanted
         if not wanted:
             self.polling = True
