@@ -85,16 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=(*SCENARIOS, *many.MANY_SCENARIOS, "startup", "journal", "outage", "all"),
         default="all",
     )
-    parser.add_argument("--files", type=int, default=1000, help="many-*: containers")
-    parser.add_argument(
-        "--idle-seconds", type=float, default=60, help="many-idle: how long to watch"
-    )
-    parser.add_argument("--churn", type=float, default=5, help="churn: pods a second")
-    parser.add_argument("--journal-entries", type=int, default=300_000)
-    parser.add_argument("--outage-mb", type=float, default=200, help="outage: MB written")
-    parser.add_argument(
-        "--outage-seconds", type=float, default=60, help="outage: how long the endpoint is down"
-    )
+    _scenario_options(parser)
     parser.add_argument("--rate", type=float, default=10_000, help="latency: records/s")
     parser.add_argument(
         "--seconds", type=float, default=20, help="latency and fairness: how long to write"
@@ -125,6 +116,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--keep", action="store_true", help="keep the run's state and logs")
     return parser
+
+
+def _scenario_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the scenarios that run only when named."""
+    parser.add_argument("--files", type=int, default=1000, help="many-*: containers")
+    parser.add_argument(
+        "--idle-seconds", type=float, default=60, help="many-idle: how long to watch"
+    )
+    parser.add_argument("--churn", type=float, default=5, help="churn: pods a second")
+    parser.add_argument("--journal-entries", type=int, default=300_000)
+    parser.add_argument("--outage-mb", type=float, default=200, help="outage: MB written")
+    parser.add_argument(
+        "--outage-seconds", type=float, default=60, help="outage: how long the endpoint is down"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
