@@ -106,10 +106,11 @@ class FilePipeline:
         self._take(_Read(records, before, decoder.resume_offset, len(data), data, fresh))
 
     def flush_idle(self, now: float) -> None:
-        before = self._decoder.resume_offset
-        records = self._decoder.flush_idle(now)
-        if records:
-            self._take(_Read(records, before, self._decoder.resume_offset, 0))
+        if self._decoder.holds_partials:  # a quiet file's look costs nothing more
+            before = self._decoder.resume_offset
+            records = self._decoder.flush_idle(now)
+            if records:
+                self._take(_Read(records, before, self._decoder.resume_offset, 0))
         if self._joiner is not None and self._held is None:
             joined = self._joiner.flush_idle(now)
             if joined:

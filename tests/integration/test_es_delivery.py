@@ -228,3 +228,21 @@ def test_what_waits_at_start_goes_out_once_read_not_a_flush_interval_later(
         wait_for(lambda: logs_in(es)["before the start"] == 1, timeout=20, what="the line")
     finally:
         running.terminate()
+
+
+def test_a_partial_line_left_open_goes_out_after_the_partial_timeout(
+    tmp_path: Path, es: FakeElasticsearch
+) -> None:
+    """An idle file's open partial group is flushed by the idle rounds (4 s), joined with
+    nothing, while a quiet file beside it costs those rounds nothing."""
+    root, state = tmp_path / "node", tmp_path / "state"
+    c, quiet = containers(root, 2)
+    quiet.write([f"{quiet.pod} quiet"])
+    with open(c.path, "ab") as f:
+        f.write(b"2024-05-01T12:00:00.000000000Z stdout P the first half, never ended\n")
+    running = agent(root, state, es, once=False).start()
+    running.wait_ready()
+    wait_for(lambda: es.count() == 2, timeout=15, what="the open partial, flushed")
+    assert sorted(logs_in(es)) == sorted(["the first half, never ended", f"{quiet.pod} quiet"])
+    code, err = running.terminate()
+    assert code == 0, err.decode()[-2000:]

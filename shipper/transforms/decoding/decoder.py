@@ -17,6 +17,10 @@ class Decoder(Protocol):
     def feed(self, data: bytes, start: int) -> Records:
         """Parse `data`, the file's bytes from offset `start`; return completed records."""
 
+    @property
+    def holds_partials(self) -> bool:
+        """Whether partial groups are open: only then can `flush_idle` return records."""
+
     def flush_idle(self, now: float) -> Records:
         """Emit partial groups left open longer than the partial timeout (4 s)."""
 

@@ -58,6 +58,10 @@ class DetectingDecoder:
         self._publish()
         return out
 
+    @property
+    def holds_partials(self) -> bool:
+        return bool(self._asm.groups)
+
     def flush_idle(self, now: float) -> Records:
         """Emit partial groups left open `partial_timeout` seconds or longer."""
         if not self._asm.groups:
