@@ -8,6 +8,7 @@ import pytest
 import trustme
 
 from shipper.observe.metrics import Metrics
+from shipper.sinks.elasticsearch.client import tls_context
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.sinks.support import (
     Acks,
@@ -104,3 +105,13 @@ async def test_start_logs_the_version_or_warns(
     async with running(es_settings(tmp_path, closed_port_url())):  # never fails start-up
         pass
     assert any(r.levelno == logging.WARNING for r in caplog.records)
+
+
+def test_plain_http_hosts_load_no_ca_bundle_but_https_ones_do(tmp_path: Path) -> None:
+    plain = tls_context(es_settings(tmp_path, "http://127.0.0.1:9200").sink)
+    assert plain.cert_store_stats()["x509_ca"] == 0  # and would trust no TLS server
+    assert plain.verify_mode == ssl.CERT_REQUIRED
+    mixed = tls_context(es_settings(tmp_path, "http://a:9200", "HTTPS://b:9200").sink)
+    if ssl.create_default_context().cert_store_stats()["x509_ca"] == 0:
+        pytest.skip("no system CA bundle here to see loaded")
+    assert mixed.cert_store_stats()["x509_ca"] > 0
