@@ -25,18 +25,31 @@ class File:
     identity: tuple[int, int] = (1, 1)
 
 
+def one_round(
+    polls: PollSchedule, files: dict[tuple[int, int], FollowedFile], now: float
+) -> list[FollowedFile]:
+    """A round of the source: the files it looks at (every one refreshed fine)."""
+    polls.start_round(now)
+    chosen = polls.round_files(files)
+    polls.looked_at(chosen, now)
+    return chosen
+
+
+def quiet_after_a_cold_round() -> tuple[PollSchedule, dict[tuple[int, int], FollowedFile]]:
+    """A schedule whose first (cold) round, at 100 s, looked at one quiet file."""
+    polls = PollSchedule()
+    quiet = cast(FollowedFile, File(quiet_since=0.0))
+    files = {quiet.identity: quiet}
+    one_round(polls, files, 100.0)
+    return polls, files
+
+
 def rounds_looking(file: File, start: float, seconds: float, step: float = 0.2) -> int:
     polls = PollSchedule()
     followed = cast(FollowedFile, file)
     files = {followed.identity: followed}
-    looked = 0
-    for k in range(round(seconds / step)):
-        now = start + k * step
-        polls.start_round(now)
-        chosen = polls.round_files(files, now)
-        polls.looked_at(chosen, now)
-        looked += followed in chosen
-    return looked
+    rounds = (one_round(polls, files, start + k * step) for k in range(round(seconds / step)))
+    return sum(followed in chosen for chosen in rounds)
 
 
 def test_a_growing_file_is_looked_at_every_round() -> None:
@@ -65,31 +78,23 @@ def test_flushes_come_every_flush_interval_and_on_every_cold_round() -> None:
 
 
 def test_files_added_outside_a_round_are_looked_at_the_round_after_look_all() -> None:
-    polls = PollSchedule()
-    quiet = cast(FollowedFile, File(quiet_since=0.0))
-    files = {quiet.identity: quiet}
-    polls.start_round(100.0)
-    polls.looked_at(polls.round_files(files, 100.0), 100.0)
+    polls, files = quiet_after_a_cold_round()
+    (quiet,) = files.values()
     new = cast(FollowedFile, File(quiet_since=0.0, identity=(1, 2)))
     files[new.identity] = new
     polls.start_round(100.2)
-    assert polls.round_files(files, 100.2) == []  # between cold rounds: only the hot ones
+    assert polls.round_files(files) == []  # between cold rounds: only the hot ones
     polls.look_all()
     polls.start_round(100.4)
-    assert polls.round_files(files, 100.4) == [quiet, new]
+    assert polls.round_files(files) == [quiet, new]
 
 
 def test_with_no_hot_file_the_source_sleeps_until_the_next_cold_round_or_its_deadline() -> None:
-    polls = PollSchedule()
-    quiet = cast(FollowedFile, File(quiet_since=0.0))
-    files = {quiet.identity: quiet}
-    polls.start_round(100.0)
-    polls.looked_at(polls.round_files(files, 100.0), 100.0)
+    polls, files = quiet_after_a_cold_round()
     assert polls.wait(100.0, due=200.0) == COLD_POLL
     assert polls.wait(100.0, due=100.25) == 0.25
     growing = cast(FollowedFile, File(quiet_since=100.0, identity=(1, 2)))
     files[growing.identity] = growing
     polls.look_all()
-    polls.start_round(100.1)
-    polls.looked_at(polls.round_files(files, 100.1), 100.1)
+    one_round(polls, files, 100.1)
     assert polls.wait(100.1, due=200.0) == IDLE_WAIT

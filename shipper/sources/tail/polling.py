@@ -45,7 +45,7 @@ class PollSchedule:
         """Files were added or let go of outside the rounds: the next round looks at all."""
         self._next_cold = 0.0
 
-    def round_files(self, files: dict[Identity, FollowedFile], now: float) -> list[FollowedFile]:
+    def round_files(self, files: dict[Identity, FollowedFile]) -> list[FollowedFile]:
         """The files this round fstats: all of them on a cold round, else the hot ones."""
         if self.cold:
             return list(files.values())

@@ -171,7 +171,7 @@ class TailSource:
         each; True when none had any or they gather (`pacing`)."""
         now = self._clock()
         self._polls.start_round(now)
-        files = [f for f in self._polls.round_files(self._files, now) if self._refresh(f, now)]
+        files = [f for f in self._polls.round_files(self._files) if self._refresh(f, now)]
         self._polls.looked_at(files, now)
         if not (self._once or self._behind) and self._pacing.defer(files, now):
             return True
