@@ -141,18 +141,6 @@ class Pieces(tuple[list[bytes] | bytes, ...]):
     constants between them. Document `i` is each column's item `i` and the constants, in
     order. The encoder makes no document object: a body joins the pieces directly."""
 
-    @classmethod
-    def of(cls, template: bytes, columns: Sequence[list[bytes]], end: bytes) -> Pieces:
-        """The documents `template % row + end` for each row of `columns` (one `%s` in
-        `template` per column; `end`, a file's shared fields, is taken as it is)."""
-        constants = template.split(b"%s")
-        assert len(constants) == len(columns) + 1, "one %s per column"
-        constants[-1] += end
-        pieces: list[list[bytes] | bytes] = [constants[0]]
-        for column, constant in zip(columns, constants[1:], strict=True):
-            pieces += [column, constant]
-        return cls(piece for piece in pieces if piece != b"")
-
 
 class Documents:
     """The encoded documents of one read of one file, as columns, acknowledging one ticket.

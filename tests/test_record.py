@@ -223,16 +223,14 @@ async def test_a_reader_that_must_wait_calls_on_full() -> None:
     st.binary(max_size=12),
     st.data(),
 )
-def test_documents_kept_as_pieces_are_the_template_filled_row_by_row(
+def test_documents_kept_as_pieces_are_their_columns_and_constants_row_by_row(
     rows: list[tuple[bytes, bytes]], end: bytes, data: st.DataObject
 ) -> None:
-    # values and the end may hold `%s` themselves: only the template is cut at it
-    template = b'{"t":"%s%s'
     firsts, seconds = [a for a, _ in rows], [b for _, b in rows]
     ticket = Recorder().tracker().issue(len(rows), resume=1, nbytes=1)
-    pieces = Pieces.of(template, (firsts, seconds), end + b"\n")
+    pieces = Pieces((b'{"t":"', firsts, b'","m":', seconds, end + b"\n"))
     docs = Documents(pieces, firsts, list(range(len(rows))), "p-", {}, ticket)
-    expected = [template % row + end + b"\n" for row in rows]
+    expected = [b'{"t":"' + a + b'","m":' + b + end + b"\n" for a, b in rows]
     assert len(docs) == len(rows)
     assert docs.docs == expected
     assert docs.nbytes == sum(map(len, expected))

@@ -22,7 +22,7 @@ from shipper.record import Documents, Pieces, Records, Ticket
 from shipper.timestamps import to_utc
 from shipper.transforms.encoding.json_fields import JsonFields
 
-_DOC = b'{"@timestamp":"%s%s'  # the time, `","stream":"S","log":` and the message, the suffix
+_OPEN = b'{"@timestamp":"'  # then the time, `","stream":"S","log":` and the message, the suffix
 _TRUNCATED = b',"log_truncated":true'
 _HEAD_BYTES = (
     len(b'{"@timestamp":"2024-05-01T12:00:00.123456789Z","stream":"stdout","log":""\n') + 8
@@ -79,7 +79,7 @@ class DocumentEncoder:
         # One new object per message, of its exact size, in place of orjson's (which
         # keeps the room it grew into: held until acknowledged, it would waste memory).
         fields = list(map(add, map(_STREAM_AND_LOG.__getitem__, records.streams), messages))
-        pieces = Pieces.of(_DOC, (times, fields), self._suffix + b"\n")
+        pieces = Pieces((_OPEN, times, fields, self._suffix + b"\n"))
         return Documents(pieces, times, records.offsets, self._id_prefix, self.fields, ticket)
 
     def columns(self, records: Records, truncated: bytes) -> tuple[list[bytes], list[bytes]]:

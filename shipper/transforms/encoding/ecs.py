@@ -37,7 +37,8 @@ from shipper.transforms.encoding.document import DocumentEncoder, Prefixes
 
 ECS_VERSION = "8.11.0"
 # The `log` object opened per record is closed by the file's suffix (log.file.path).
-_DOC = b'{"@timestamp":"%s","message":%s'  # the message, `,"log":{"iostream":"S"`, the suffix
+# The time, the message and `,"log":{"iostream":"S"`, the suffix.
+_OPEN, _MESSAGE = b'{"@timestamp":"', b'","message":'
 _LOG = Prefixes(b',"log":{"iostream":"%s"')
 _TRUNCATED = b',"tags":["truncated"]'
 
@@ -106,7 +107,7 @@ class EcsDocumentEncoder(DocumentEncoder):
         times, messages = self.columns(records, _TRUNCATED)
         # exact-size objects in place of orjson's (see `DocumentEncoder.encode`)
         fields = list(map(add, messages, map(_LOG.__getitem__, records.streams)))
-        pieces = Pieces.of(_DOC, (times, fields), self._suffix + b"\n")
+        pieces = Pieces((_OPEN, times, _MESSAGE, fields, self._suffix + b"\n"))
         return Documents(pieces, times, records.offsets, self._id_prefix, self.fields, ticket)
 
 
