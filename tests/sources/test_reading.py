@@ -145,10 +145,10 @@ async def test_once_keys_a_lone_unterminated_line(tails: TailFactory) -> None:
 async def test_without_file_events_polling_still_finds_new_files(
     tails: TailFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken_awatch(*args: object, **kwargs: object) -> object:
+    def no_inotify() -> object:
         raise OSError(24, "Too many open files")
 
-    monkeypatch.setattr(watch, "awatch", broken_awatch)
+    monkeypatch.setattr(watch, "Inotify", no_inotify)
     caplog.set_level(logging.WARNING, logger="shipper.tail")
     tail = await tails.start(scan_interval=60.0)
     path = tails.logs / "polled.log"

@@ -104,11 +104,11 @@ class TailSource:
         wake_on_stop = asyncio.create_task(self._wake_on(stop), name="tail-stop")
         read_all = False
         try:
-            await self._scan(startup=True)
+            self._scan(startup=True)
             self._started = True
             while not stop.is_set():
                 if not self._once and (self._rescan or self._clock() >= self._next_scan):
-                    await self._scan(startup=False)
+                    self._scan(startup=False)
                 idle = await self._read_round(stop)
                 now = self._clock()
                 self._release_drained(now)
@@ -127,7 +127,7 @@ class TailSource:
             wake_on_stop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await wake_on_stop
-            await self._watcher.close()
+            self._watcher.close()
             self._close_all(finish=read_all)
             await self.save_positions()
 
@@ -146,7 +146,7 @@ class TailSource:
 
     # --- finding files
 
-    async def _scan(self, startup: bool) -> None:
+    def _scan(self, startup: bool) -> None:
         """Follow new matches, notice the followed files no glob finds any more."""
         now = self._clock()
         self._finder.scan(startup, now)
@@ -154,9 +154,9 @@ class TailSource:
         self._metrics.files_watched.set(len(self._files))
         if not self._once:
             roots = self._scanner.watch_roots(f.path for f in self._files.values())
-            await self._watcher.watch(roots, now)
+            self._watcher.watch(roots)
         interval = POLL_SCAN_INTERVAL if self._watcher.polling else self._settings.scan_interval
-        self._next_scan = min(now + interval, self._watcher.retry_at)
+        self._next_scan = now + interval
         self._rescan = False
 
     def _on_file_event(self) -> None:
