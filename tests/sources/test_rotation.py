@@ -135,6 +135,24 @@ async def test_truncation_rewritten_past_the_old_offset_is_still_noticed(
     assert tail.metric("shipper_truncations_total") == 1
 
 
+async def test_a_busy_file_rewritten_past_its_offset_is_still_noticed(tails: TailFactory) -> None:
+    """Looks at a growing file compare its first bytes with those found last time; a
+    copytruncate between two looks changes them."""
+    path = tails.logs / "busy.log"
+    path.write_bytes(lines("old", 0, 100))
+    tail = await tails.start()
+    for i in range(5):  # the file grows at every look, its start unchanged
+        append(path, lines(f"g{i}", 0, 50))
+        await until(lambda: tail.consumer.fed(path).endswith(lines(f"g{i}", 0, 50)))  # noqa: B023
+    with open(path, "wb") as fh:  # copytruncate, then a burst before the source looks again
+        fh.write(lines("new", 0, 2000))
+    await until(lambda: len(tail.consumer.opened(path)) == 2)
+    first, second = tail.consumer.opened(path)
+    await until(lambda: second.data == lines("new", 0, 2000))
+    assert first.finished and second.start == 0
+    assert tail.metric("shipper_truncations_total") == 1
+
+
 async def test_a_file_that_only_grows_is_never_taken_for_truncated(tails: TailFactory) -> None:
     path = tails.logs / "growing.log"
     path.write_bytes(b"short\n")  # a fingerprint of 6 bytes, lengthened as the file grows

@@ -41,6 +41,9 @@ class FollowedFile:
         self.quiet_since = now  # last growth, or the moment it stopped being matched
         self.consumer: FileConsumer | None = None
         self._previous_key: str | None = None  # the key of content a truncation replaced
+        # The fingerprint last checked and the bytes that matched it: while the file
+        # starts with the same bytes, the check needs no hash.
+        self._checked: tuple[Fingerprint, bytes] | None = None
 
     @property
     def path(self) -> str:
@@ -131,9 +134,17 @@ class FollowedFile:
         self.entry.size = max(self.size, self.entry.offset)
 
     def _same_start(self) -> bool:
-        """Whether the file still starts with the bytes its fingerprint was taken from."""
+        """Whether the file still starts with the bytes its fingerprint was taken from (a
+        busy file is checked at every look: the bytes found last time spare a hash)."""
         fingerprint = self.entry.fingerprint
-        return fingerprint_matches(self.reader.head(fingerprint.length), fingerprint)
+        head = self.reader.head(fingerprint.length)
+        checked = self._checked
+        if checked is not None and checked[0] is fingerprint and checked[1] == head:
+            return True
+        if not fingerprint_matches(head, fingerprint):
+            return False
+        self._checked = (fingerprint, head)
+        return True
 
     def finish(self) -> None:
         """Tell the consumer no more bytes of this content will come."""
