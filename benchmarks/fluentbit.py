@@ -10,8 +10,8 @@ Fluent Bit (about 9,000 records/s on the 1,000,000-record tree).
 
 Fluent Bit has no `--once`: the benchmark watches the endpoint until every record is
 acknowledged (or nothing more arrives for `STALL_SECONDS`), then stops it with SIGTERM.
-Its rate counts from its start to that last acknowledgement; its CPU time and peak
-RSS are its own (`wait4`), including the shutdown. `Generate_ID` gives each document an
+Its rate counts from its start to that last acknowledgement; its CPU time (`wait4`)
+and peak RSS (`VmHWM`) are its own, including the shutdown. `Generate_ID` gives each document an
 id (a hash of the record, which carries its file's path), so the endpoint tells a
 record delivered twice from two records.
 """

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from benchmarks.agent import AgentProcess, Usage
+from benchmarks.agent import AgentProcess, Usage, high_water_mib
 from benchmarks.endpoint import EndpointProcess
 from benchmarks.poll import wait_until
 from benchmarks.writers import cri_time, make_container
@@ -81,13 +81,13 @@ def run_journal(work: Path, entries: int, settings: Mapping[str, str]) -> dict[s
         "entries": entries,
         "entries_per_s": round(entries / alone_s),
         "cpu_s_per_million": round(alone.cpu_s * 1e6 / entries, 2),
-        "peak_rss_mib": round(alone.peak_rss_mib, 1),
+        "peak_rss_mib": round(alone.tree_peak_rss_mib, 1),
         "agent_peak_rss_mib": alone_hwm,
         "exactly_once": alone_docs == entries,
         "both_records": total,
         "both_records_per_s": round(total / both_s),
         "both_cpu_s_per_million": round(both.cpu_s * 1e6 / total, 2),
-        "both_peak_rss_mib": round(both.peak_rss_mib, 1),
+        "both_peak_rss_mib": round(both.tree_peak_rss_mib, 1),
         "both_agent_peak_rss_mib": both_hwm,
         "both_exactly_once": both_docs == total,
     }
@@ -98,8 +98,8 @@ def _run(
 ) -> tuple[Usage, float, int, float]:
     """A running agent until the endpoint holds `expected` documents: its usage, the
     seconds from its start to the last arrival, the distinct documents stored, and the
-    agent's own peak RSS in MiB (`Usage` has the largest of it and journalctl's, whose
-    RSS counts the journal files it maps)."""
+    agent's own peak RSS in MiB (`Usage.tree_peak_rss_mib` also counts journalctl's,
+    whose RSS counts the journal files it maps)."""
     with EndpointProcess() as endpoint:
         agent = AgentProcess(paths, endpoint.url, work, once=False, settings=settings)
         started = time.perf_counter()
@@ -108,19 +108,10 @@ def _run(
             if not wait_until(lambda: endpoint.stats()["distinct"] >= expected, _SETTLE, 0.05):
                 raise TimeoutError("the endpoint did not get every document")
             seconds = time.perf_counter() - started
-            hwm = _peak_rss_mib(agent.pid)
+            hwm = round(high_water_mib(agent.pid), 1)
             usage = agent.stop()
         finally:
             agent.close()
         stats = endpoint.stats()
     distinct = stats["distinct"] if stats["docs"] == stats["distinct"] else -1
     return usage, seconds, distinct, hwm
-
-
-def _peak_rss_mib(pid: int) -> float:
-    """VmHWM of the process `pid` alone."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return 0.0

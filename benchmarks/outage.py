@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.agent import AgentProcess, free_port, running_agent
+from benchmarks.agent import AgentProcess, free_port, high_water_mib, running_agent
 from benchmarks.endpoint import EndpointProcess
 from benchmarks.poll import wait_until
 from benchmarks.writers import PacedWriter, links, make_container
@@ -38,7 +38,7 @@ def run_outage(
         writer.start()
         peak = _peak_rss(agent, seconds)
         written = writer.stop()
-        peak = max(peak, _peak_rss(agent, 0.0), _high_water_mib(agent.pid))
+        peak = max(peak, _peak_rss(agent, 0.0), high_water_mib(agent.pid))
         lag = agent.metric("shipper_lag_bytes")
         with EndpointProcess(port=port) as endpoint:
             arrived = wait_until(lambda: endpoint.stats()["distinct"] >= written, _SETTLE_SECONDS)
@@ -66,13 +66,6 @@ def _peak_rss(agent: AgentProcess, seconds: float) -> float:
         if time.monotonic() >= deadline:
             return peak
         time.sleep(_SAMPLE_SECONDS)
-
-
-def _high_water_mib(pid: int) -> float:
-    """The process's peak RSS so far (`VmHWM`), in MiB: what sampling may have missed."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
-    return kib / 1024
 
 
 def outage_markdown(result: dict[str, Any] | None) -> str:
