@@ -70,6 +70,25 @@ def test_sigterm_drains_and_saves_positions(tmp_path: Path) -> None:
     assert len(read_documents(out)) == 5000
 
 
+def test_a_document_torn_by_a_kill_mid_write_is_written_again_whole(tmp_path: Path) -> None:
+    """A kill -9 in the middle of the output's write leaves a document cut short at the
+    file's end (its records unacknowledged): the next run's documents never continue it."""
+    root, out, state = tmp_path / "node", tmp_path / "out.ndjson", tmp_path / "state"
+    (c,) = containers(root, 1, namespace="team-a", pod="web")
+    c.write(f"before {i}" for i in range(100))
+    assert Agent(once_args(root, out, state)).run().returncode == 0
+    delivered = out.read_bytes()
+    c.write(f"after {i}" for i in range(100))
+    with open(out, "ab") as fh:  # what the killed run had written of its next document
+        fh.write(delivered[: delivered.index(b"\n") // 2])
+    result = Agent(once_args(root, out, state)).run()
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"cut short by an earlier stop" in result.stderr
+    assert out.read_bytes().startswith(delivered)
+    docs = Counter(d["log"] for d in read_documents(out))  # every line parses
+    assert docs == Counter(w.text for w in c.written)
+
+
 @pytest.mark.slow
 def test_sigkill_while_writing_and_rotating_loses_nothing(tmp_path: Path) -> None:
     """Kill -9 at random moments; every line arrives, repeats only past saved positions."""

@@ -118,3 +118,19 @@ async def test_a_failure_is_retried_from_the_first_byte_not_written(tmp_path: Pa
         await sink.close()
     assert out.read_bytes() == _body(blocks)
     assert acks.committed == 2000
+
+
+async def test_a_document_torn_by_a_kill_is_cut_before_the_first_write(tmp_path: Path) -> None:
+    """A kill -9 in the middle of a write left part of a document at the file's end: the
+    next process starts its documents on a line of their own, never after that part."""
+    metrics, acks = Metrics(), Acks()
+    blocks = acks.events(3)
+    whole = b'{"log":"a"}\n{"log":"b"}\n'
+    out = tmp_path / "out.ndjson"
+    out.write_bytes(whole + b'{"log":"c","kuber')
+    assert await _delivered(file_sink(str(out), _settings(tmp_path), metrics), blocks)
+    assert out.read_bytes() == whole + _body(blocks)
+    out.write_bytes(b'{"log":"torn with no newline before it')
+    again = Acks().events(2)
+    assert await _delivered(file_sink(str(out), _settings(tmp_path), metrics), again)
+    assert out.read_bytes() == _body(again)

@@ -203,6 +203,38 @@ async def test_a_drained_file_gzipped_later_is_not_read_again(
     consumer.release()
 
 
+async def test_an_empty_files_position_never_claims_another_files_gz_copy(
+    tails: TailFactory, kubelet: Kubelet
+) -> None:
+    # A position saved while its file was empty has an empty fingerprint: it says nothing
+    # about content, so it must not be taken for the origin of B's .gz copy (read again
+    # under A's identity, B's records would get new ids: every one of them doubled).
+    real, _link = kubelet.container("default", "web")
+    paths = (str(kubelet.containers / "*.log"),)
+    first = await tails.start(paths=paths)
+    a_copy = kubelet.rotate(real, "20240501-120000")  # A rotated away still empty
+    real.write_bytes(lines("B", 0, 50))
+    await until(lambda: first.consumer.fed(real) == lines("B", 0, 50))
+    await until(lambda: first.source.files_open == 1, what="A let go, drained")
+    await first.close()
+    empty = [item for item in first.saved() if item["fp_len"] == 0]
+    assert [item["ino"] for item in empty] == [a_copy.stat().st_ino]
+    assert first.saved_offset(real) == real.stat().st_size
+    # while the agent is down: B rotated, C written, then B's copy gzipped and deleted
+    b_copy = real.with_name("0.log.20240501-120100")
+    real.rename(b_copy)
+    real.write_bytes(lines("C", 0, 10))
+    gz = Kubelet.compress(b_copy)
+
+    second = await tails.start(paths=paths)
+    await until(lambda: second.consumer.fed(real) == lines("C", 0, 10))
+    await second.close()
+    assert second.consumer.opened(gz) == []
+    assert _ids_per_line(first.consumer, second.consumer) == {
+        line: 1 for line in (lines("B", 0, 50) + lines("C", 0, 10)).splitlines()
+    }
+
+
 async def test_what_kubelet_deleted_unread_is_counted_once_and_named(
     tails: TailFactory, kubelet: Kubelet, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -232,6 +264,18 @@ def _lost(tail: Tail) -> float:
         "shipper_lost_bytes_total", {"reason": "rotated_away"}
     )
     return value or 0.0
+
+
+def _ids_per_line(*consumers: RecordingConsumer) -> dict[bytes, int]:
+    """How many distinct record ids (file key, offset) each line fed was read under."""
+    ids: dict[bytes, set[tuple[str, int]]] = {}
+    for consumer in consumers:
+        for f in consumer.files:
+            offset = f.start or 0
+            for line in bytes(f.data).splitlines(keepends=True):
+                ids.setdefault(line.rstrip(b"\n"), set()).add((f.info.key, offset))
+                offset += len(line)
+    return {line: len(each) for line, each in ids.items()}
 
 
 def _write_positions(tails: TailFactory, files: list[dict[str, object]]) -> None:

@@ -10,6 +10,7 @@ from shipper.sources.tail.identity import (
     Fingerprint,
     file_key,
     fingerprint_matches,
+    fingerprint_tells,
 )
 from shipper.sources.tail.readers import PlainReader
 
@@ -55,3 +56,14 @@ def test_fingerprint_grows_with_a_short_file_and_detects_other_content(tmp_path:
         assert not fingerprint_matches(reader.head(), short)  # shorter than the fingerprint
     finally:
         reader.close()
+
+
+def test_only_a_fingerprint_covering_the_first_line_tells_content_apart() -> None:
+    head = b"2024-05-01T12:00:00.1Z stdout F b\n2024-05-01T12:00:00.2Z stdout F c\n"
+    empty, partial = Fingerprint.of(b""), Fingerprint.of(head[:10])
+    assert fingerprint_matches(head, empty) and fingerprint_matches(head, partial)
+    assert not fingerprint_tells(head, empty) and not fingerprint_tells(head, partial)
+    assert fingerprint_tells(head, Fingerprint.of(head[:34]))  # the first line, whole
+    assert not fingerprint_tells(head, Fingerprint.of(b"2024-05-01T12:00:00.1Z stdout F a\n"))
+    long_line = b"x" * (FINGERPRINT_BYTES + 10)  # no newline within the fingerprint window
+    assert fingerprint_tells(long_line, Fingerprint.of(long_line[:FINGERPRINT_BYTES]))

@@ -42,6 +42,15 @@ def fingerprint_matches(head: bytes, saved: Fingerprint) -> bool:
     return len(head) >= saved.length and _digest(head[: saved.length]) == saved.digest
 
 
+def fingerprint_tells(head: bytes, saved: Fingerprint) -> bool:
+    """Whether a file starting with `head` is the one `saved` was taken from, as far as
+    content alone can tell: `saved` matches and covers the first line whole (or
+    FINGERPRINT_BYTES). A shorter one (empty: saved while the file was empty) is a prefix
+    any file may start with, so it tells nothing without the inode."""
+    covered = b"\n" in head[: saved.length] or saved.length >= FINGERPRINT_BYTES
+    return covered and fingerprint_matches(head, saved)
+
+
 def file_key(dev: int, ino: int, head: bytes, *, final: bool, previous: str | None) -> str | None:
     """`dev:ino:hash-of-first-line`, or None while the first line is still incomplete.
 

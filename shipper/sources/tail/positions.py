@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from shipper.durable import load_state, replace_atomically
-from shipper.sources.tail.identity import Fingerprint, fingerprint_matches
+from shipper.sources.tail.identity import Fingerprint, fingerprint_matches, fingerprint_tells
 
 FORMAT_VERSION = 1
 PRUNE_AFTER = 3600.0  # seconds a file may be gone before its entry is dropped
@@ -169,10 +169,12 @@ class Positions:
 
     def match_copy(self, head: bytes, directory: str) -> Position | None:
         """The saved position of the file a compressed copy in `directory` was made from:
-        the entry of that directory whose first bytes the copy's `head` starts with."""
+        the entry of that directory whose first line the copy's `head` starts with. A copy
+        has an inode of its own, so only content tells: an entry saved while its file was
+        empty would match every copy, and read one under its identity (new record ids)."""
         for entry in self:
             same_place = os.path.dirname(entry.path) == directory
-            if same_place and fingerprint_matches(head, entry.fingerprint):
+            if same_place and fingerprint_tells(head, entry.fingerprint):
                 return entry
         return None
 
