@@ -24,9 +24,12 @@ _MONTH_DAY = (
 )
 _DATE = rb"(?!0000)(?:\d{4}-%s|%s-02-29)" % (_MONTH_DAY, _LEAP_YEAR)
 _TIME = rb"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?"
+_SECOND = rb"[0-5]\d(?:\.\d{1,9}+)?+"  # possessive (never backtracks): the same times, sooner
+_MINUTE = len(b"2024-05-01T12:00:")
 ZULU = _DATE + _TIME + rb"Z"  # a valid time in UTC, as containerd and docker write it
 ALL_ZULU = re.compile(rb"%s(?:\n%s)*" % (ZULU, ZULU)).fullmatch  # "\n"-joined valid Z times
 _VALID_DATE = re.compile(_DATE).fullmatch
+_VALID_MINUTE = re.compile(_DATE + rb"T(?:[01]\d|2[0-3]):[0-5]\d:").fullmatch
 _VALID_ZULU = re.compile(ZULU).fullmatch
 _WITH_OFFSET = re.compile(_DATE + _TIME + rb"[+-](?:[01]\d|2[0-3]):[0-5]\d").fullmatch
 _DAY = 86400
@@ -37,11 +40,15 @@ _PAST_LAST_SECOND = 253402300800  # 10000-01-01T00:00:00Z
 def all_zulu(stamps: Sequence[bytes]) -> bool:
     """Whether every one of `stamps` (at least one) is a valid time ending in `Z`.
 
-    A column's times nearly always share their day: checked as that one literal day
-    (itself checked once), the column costs a quarter of the general expression, whose
-    calendar alternatives are tried on every time.
+    A column's times nearly always share their minute, else their day: checked as that
+    one literal minute or day (itself checked once), the column costs a half or a
+    quarter of the general expression, whose calendar alternatives are tried on every
+    time (literal bytes cost the expression engine far less than classes).
     """
     joined = b"\n".join(stamps)
+    same_minute = _zulu_times_in(stamps[0][:_MINUTE])
+    if same_minute is not None and same_minute(joined) is not None:
+        return True
     same_day = _zulu_times_on(stamps[0][:10])
     if same_day is not None and same_day(joined) is not None:
         return True
@@ -55,6 +62,16 @@ def _zulu_times_on(day: bytes) -> Callable[[bytes], re.Match[bytes] | None] | No
     if _VALID_DATE(day) is None:
         return None
     one = re.escape(day) + _TIME + rb"Z"
+    return re.compile(rb"%s(?:\n%s)*" % (one, one)).fullmatch
+
+
+@lru_cache(maxsize=16)
+def _zulu_times_in(minute: bytes) -> Callable[[bytes], re.Match[bytes] | None] | None:
+    """The fullmatch of "\n"-joined valid `Z` times in `minute` (`YYYY-MM-DDTHH:MM:`), or
+    None if `minute` is not a valid one."""
+    if _VALID_MINUTE(minute) is None:
+        return None
+    one = re.escape(minute) + _SECOND + rb"Z"
     return re.compile(rb"%s(?:\n%s)*" % (one, one)).fullmatch
 
 

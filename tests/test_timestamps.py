@@ -191,6 +191,10 @@ def test_now_rfc3339_is_utc_with_nine_fraction_digits() -> None:
         ([b"2024-05-01T12:00:00Z", b"2024-05-31T12:00:60Z"], False),
         ([b"2024-05-01T12:00:00Z", b"2024-05-01T12:00:00+00:00"], False),  # not Z
         ([b"2024-05-01T12:00:00Z", b"2024-05-01T12:00:00.Z"], False),
+        ([b"2024-05-01T12:00:59.1Z", b"2024-05-01T12:00:01Z"], True),  # one minute
+        ([b"2024-05-01T12:00:59Z", b"2024-05-01T12:00:60Z"], False),  # same minute, bad second
+        ([b"2024-05-01T12:00:01Z", b"2024-05-01T12:00:01.1234567890Z"], False),  # 10 digits
+        ([b"2024-05-01T12:60:01Z", b"2024-05-01T12:60:02Z"], False),  # a minute that is not
     ],
 )
 def test_all_zulu_checks_every_time_whether_or_not_they_share_a_day(
@@ -198,3 +202,19 @@ def test_all_zulu_checks_every_time_whether_or_not_they_share_a_day(
 ) -> None:
     assert all_zulu(stamps) is valid
     assert all_zulu(stamps[::-1]) is valid
+
+
+_SECONDS = st.from_regex(r"\A[0-6]\d(\.\d{0,10})?Z?\Z", fullmatch=True)
+
+
+@given(
+    st.sampled_from(["2024-05-01T12:00:", "2024-02-30T12:00:", "2024-05-01T12:61:"]),
+    st.lists(_SECONDS, min_size=1, max_size=8),
+)
+def test_all_zulu_agrees_with_one_time_at_a_time_on_columns_sharing_a_minute(
+    minute: str, seconds: list[str]
+) -> None:
+    stamps = [(minute + second).encode() for second in seconds]
+    one_at_a_time = all(stamp.endswith(b"Z") and is_timestamp(stamp) for stamp in stamps)
+    assert all_zulu(stamps) is one_at_a_time
+    assert all_zulu(stamps[::-1]) is one_at_a_time
