@@ -11,7 +11,7 @@ contract for the shape.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from itertools import islice
 from operator import add
 from typing import Any
@@ -82,18 +82,26 @@ class DocumentEncoder:
         pieces = Pieces((_OPEN, times, fields, self._suffix + b"\n"))
         return Documents(pieces, times, records.offsets, self._id_prefix, self.fields, ticket)
 
-    def columns(self, records: Records, truncated: bytes) -> tuple[list[bytes], list[bytes]]:
+    def columns(self, records: Records, truncated: bytes) -> tuple[list[bytes], Iterable[bytes]]:
         """The records' UTC times, and their messages as JSON strings followed by `truncated`
-        (when cut) and the message's own fields (JSON parsing on)."""
+        (when cut) and the message's own fields (JSON parsing on).
+
+        The messages come lazily unless one of them changes: each orjson result is then
+        freed as soon as the caller has copied it, and the next reuses its memory (all
+        kept until the copies were made, they cost four times as much).
+        """
         times = records.times
         if not records.utc:
             times = [t if t[-1:] == b"Z" else to_utc(t.decode()).encode() for t in times]
-        messages = list(map(orjson.dumps, records.texts))
+        messages = map(orjson.dumps, records.texts)
+        if not records.truncated and self.json is None:
+            return times, messages
+        changed = list(messages)
         for i in records.truncated:
-            messages[i] += truncated
+            changed[i] += truncated
         if self.json is not None:
-            self.json.add_fields(records.texts, messages)
-        return times, messages
+            self.json.add_fields(records.texts, changed)
+        return times, changed
 
 
 class Prefixes(dict[bytes, bytes]):
