@@ -23,13 +23,13 @@ _MONTH_DAY = (
     rb"|02-(?:0[1-9]|1\d|2[0-8]))"
 )
 _DATE = rb"(?!0000)(?:\d{4}-%s|%s-02-29)" % (_MONTH_DAY, _LEAP_YEAR)
-_TIME = rb"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?"
+_HOUR_MINUTE = rb"T(?:[01]\d|2[0-3]):[0-5]\d:"
 _SECOND = rb"[0-5]\d(?:\.\d{1,9}+)?+"  # possessive (never backtracks): the same times, sooner
-_MINUTE = len(b"2024-05-01T12:00:")
+_TIME = _HOUR_MINUTE + _SECOND
+_SHARED_STARTS = (len(b"2024-05-01T12:00:"), len(b"2024-05-01"))  # a column's minute, its day
 ZULU = _DATE + _TIME + rb"Z"  # a valid time in UTC, as containerd and docker write it
 ALL_ZULU = re.compile(rb"%s(?:\n%s)*" % (ZULU, ZULU)).fullmatch  # "\n"-joined valid Z times
-_VALID_DATE = re.compile(_DATE).fullmatch
-_VALID_MINUTE = re.compile(_DATE + rb"T(?:[01]\d|2[0-3]):[0-5]\d:").fullmatch
+_VALID_START = re.compile(rb"%s(?:%s)?" % (_DATE, _HOUR_MINUTE)).fullmatch  # a day or minute
 _VALID_ZULU = re.compile(ZULU).fullmatch
 _WITH_OFFSET = re.compile(_DATE + _TIME + rb"[+-](?:[01]\d|2[0-3]):[0-5]\d").fullmatch
 _DAY = 86400
@@ -46,32 +46,21 @@ def all_zulu(stamps: Sequence[bytes]) -> bool:
     time (literal bytes cost the expression engine far less than classes).
     """
     joined = b"\n".join(stamps)
-    same_minute = _zulu_times_in(stamps[0][:_MINUTE])
-    if same_minute is not None and same_minute(joined) is not None:
-        return True
-    same_day = _zulu_times_on(stamps[0][:10])
-    if same_day is not None and same_day(joined) is not None:
-        return True
+    for length in _SHARED_STARTS:
+        same_start = _zulu_times_from(stamps[0][:length])
+        if same_start is not None and same_start(joined) is not None:
+            return True
     return ALL_ZULU(joined) is not None
 
 
-@lru_cache(maxsize=16)
-def _zulu_times_on(day: bytes) -> Callable[[bytes], re.Match[bytes] | None] | None:
-    """The fullmatch of "\n"-joined valid `Z` times on `day`, or None if `day` is not a
-    valid date."""
-    if _VALID_DATE(day) is None:
+@lru_cache(maxsize=32)
+def _zulu_times_from(start: bytes) -> Callable[[bytes], re.Match[bytes] | None] | None:
+    """The fullmatch of "\n"-joined valid `Z` times that begin with `start`, a day
+    (`YYYY-MM-DD`) or a minute (`YYYY-MM-DDTHH:MM:`); None if `start` is not a valid one."""
+    if _VALID_START(start) is None:
         return None
-    one = re.escape(day) + _TIME + rb"Z"
-    return re.compile(rb"%s(?:\n%s)*" % (one, one)).fullmatch
-
-
-@lru_cache(maxsize=16)
-def _zulu_times_in(minute: bytes) -> Callable[[bytes], re.Match[bytes] | None] | None:
-    """The fullmatch of "\n"-joined valid `Z` times in `minute` (`YYYY-MM-DDTHH:MM:`), or
-    None if `minute` is not a valid one."""
-    if _VALID_MINUTE(minute) is None:
-        return None
-    one = re.escape(minute) + _SECOND + rb"Z"
+    rest = _TIME if len(start) == _SHARED_STARTS[1] else _SECOND
+    one = re.escape(start) + rest + rb"Z"
     return re.compile(rb"%s(?:\n%s)*" % (one, one)).fullmatch
 
 
