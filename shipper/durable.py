@@ -21,6 +21,8 @@ log = logging.getLogger("shipper.state")
 
 T = TypeVar("T")
 
+_TAIL_CHUNK = 64 * 1024  # read backwards this much at a time to find the last newline
+
 
 def fsync_directory(path: str) -> None:
     """Make a file's creation or rename in `path`'s directory survive a crash."""
@@ -29,6 +31,24 @@ def fsync_directory(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def end_of_last_line(fd: int, size: int) -> int:
+    """The offset just after the last newline in the first `size` bytes of `fd` (0: none).
+
+    For the append-only line files (file output, dead letter): what follows it is a line
+    an earlier write was stopped in (kill -9, full disk), to be cut before the next one.
+    """
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return size  # the usual case: the last write ended whole
+    end = size
+    while end > 0:
+        start = max(0, end - _TAIL_CHUNK)
+        newline = os.pread(fd, end - start, start).rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        end = start
+    return 0
 
 
 def replace_atomically(path: str, write: Callable[[BinaryIO], object], temp: str) -> None:

@@ -6,7 +6,9 @@ file is then rewritten (temp file, fsync, rename) with only the documents still
 refused (with their new error), those that could not be sent, and lines that are
 not dead-letter entries. Lines an agent appended while the replay ran are carried
 over into the new file: they are copied and the new file renamed into place under
-the lock the agent appends under (`dead_letter.open_locked`), so none is lost.
+the lock the agent appends under (`dead_letter.open_locked`), so none is lost. A
+last line with no newline is an entry whose write was stopped (appends are whole under
+the lock): it is not read, and is left out of the new file.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ async def _replay(settings: SinkSettings, path: str) -> int:
     kept: list[bytes] = []  # lines that stay in the file
     lines: list[bytes] = []
     entries: list[Rejected] = []
-    for line in data.splitlines():
+    whole = data.rfind(b"\n") + 1  # after it: an entry cut short, cut under the lock
+    for line in data[:whole].splitlines():
         if not line.strip():
             continue
         try:
@@ -70,7 +73,7 @@ async def _replay(settings: SinkSettings, path: str) -> int:
     kept.extend(encode_entry(item, now).rstrip(b"\n") for item in refused)
     kept.extend(lines[i] for i in unsent)
     try:
-        _rewrite(path, kept, already_read=len(data), inode=inode)
+        _rewrite(path, kept, already_read=whole, inode=inode)
     except RewrittenMeanwhile:
         print(f"{path} was rewritten by another replay meanwhile: left as it is, run again")
         return EXIT_STILL_REJECTED
@@ -138,9 +141,18 @@ def _rewrite(path: str, lines: list[bytes], already_read: int, inode: int) -> No
         if os.fstat(current.fileno()).st_ino != inode:
             raise RewrittenMeanwhile(path)
 
+        current.seek(already_read)
+        appended = current.read()
+        whole = appended.rfind(b"\n") + 1
+        if whole < len(appended):
+            log.warning(
+                "%s ended in %d bytes of an entry cut short (kill -9 or a failed write): removed",
+                path,
+                len(appended) - whole,
+            )
+
         def write(out: BinaryIO) -> None:
             out.writelines(line + b"\n" for line in lines)
-            current.seek(already_read)
-            out.write(current.read())
+            out.write(appended[:whole])
 
         replace_atomically(path, write, f"{path}.replay-tmp")

@@ -14,7 +14,10 @@ The agent and `shipper replay-dead-letter` (another process, which rewrites the
 file) share it through `open_locked`: an exclusive `flock` on the file itself,
 taken again when the path was renamed over meanwhile. The agent appends under the
 lock; the replay copies what was appended and renames its new file into place
-under the lock; so an entry is either in the new file or was written to it.
+under the lock; so an entry is either in the new file or was written to it. A write
+stopped midway (kill -9, full disk) leaves part of an entry after the last newline:
+both cut it under the lock (the agent before its next append, the replay when it
+rewrites), and the replay reads only whole lines.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import BinaryIO
 import orjson
 
 from shipper.blocking import BlockingThread
-from shipper.durable import fsync_directory
+from shipper.durable import end_of_last_line, fsync_directory
 from shipper.observe.metrics import Metrics
 from shipper.sinks.elasticsearch.bulk import Rejected
 from shipper.timestamps import now_rfc3339
@@ -144,8 +147,8 @@ class DeadLetterFile:
         """Write, flush and fsync the lines that keep the file within its cap."""
         created = not os.path.exists(self.path)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        with open_locked(self.path, "ab") as file:
-            size = file.seek(0, os.SEEK_END)
+        with open_locked(self.path, "a+b") as file:
+            size = _cut_torn_entry(file, self.path)
             fitting = []
             for line in lines:
                 if size + len(line) > self.max_bytes:
@@ -159,3 +162,24 @@ class DeadLetterFile:
         if created:
             fsync_directory(self.path)
         return len(fitting)
+
+
+def _cut_torn_entry(file: BinaryIO, path: str) -> int:
+    """Truncate the locked file after its last newline; return its size.
+
+    Appends are whole under the lock, so a last line with no newline is an entry whose
+    write was stopped: a kill -9 (its record was not acknowledged, so it comes back) or a
+    failed write (its record was counted as dropped). Left there, the next entry would be
+    glued to it and the replay would keep the line as unreadable.
+    """
+    size = file.seek(0, os.SEEK_END)
+    keep = end_of_last_line(file.fileno(), size)
+    if keep < size:
+        os.ftruncate(file.fileno(), keep)
+        log.warning(
+            "dead-letter file %s ended in %d bytes of an entry cut short "
+            "(kill -9 or a failed write): removed before appending",
+            path,
+            size - keep,
+        )
+    return keep

@@ -15,14 +15,13 @@ import logging
 import os
 import stat
 
+from shipper.durable import end_of_last_line
 from shipper.observe.metrics import Metrics
 from shipper.settings import SinkSettings
 from shipper.sinks.line_sink import LineSink
 from shipper.supervisor import Supervisor
 
 log = logging.getLogger("shipper.output")
-
-_TAIL_CHUNK = 64 * 1024  # read backwards this much at a time to find the last newline
 
 
 def file_sink(
@@ -57,7 +56,7 @@ def _cut_torn_tail(fd: int, path: str) -> None:
         seen = os.fstat(reader)
         if (seen.st_dev, seen.st_ino) != (st.st_dev, st.st_ino):  # replaced meanwhile
             return
-        keep = _after_last_newline(reader, st.st_size)
+        keep = end_of_last_line(reader, st.st_size)
     finally:
         os.close(reader)
     if keep < st.st_size:
@@ -68,15 +67,3 @@ def _cut_torn_tail(fd: int, path: str) -> None:
             path,
             st.st_size - keep,
         )
-
-
-def _after_last_newline(fd: int, size: int) -> int:
-    """The offset just after the last newline of the first `size` bytes of `fd` (0: none)."""
-    end = size
-    while end > 0:
-        start = max(0, end - _TAIL_CHUNK)
-        newline = os.pread(fd, end - start, start).rfind(b"\n")
-        if newline >= 0:
-            return start + newline + 1
-        end = start
-    return 0

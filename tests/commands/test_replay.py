@@ -1,6 +1,7 @@
 """`replay_dead_letter` against a real HTTP server that answers like Elasticsearch."""
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +10,10 @@ import orjson
 import pytest
 
 from shipper.commands.replay import replay_dead_letter
+from shipper.observe.metrics import Metrics
 from shipper.record import Documents
 from shipper.settings import Settings
-from shipper.sinks.dead_letter import encode_entry
+from shipper.sinks.dead_letter import DeadLetterFile, decode_entry, encode_entry
 from shipper.sinks.elasticsearch.bulk import Rejected
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.sinks.support import Acks, closed_port_url, doc_id, es_settings, running
@@ -172,3 +174,43 @@ def test_replays_lose_nothing_an_agent_appends_meanwhile(tmp_path: Path) -> None
         assert set(es.documents("logs-a")) == expected
     assert dead_letter.read_bytes() == b""
     assert replays >= 3  # the replays did overlap the appends
+
+
+async def _append(path: Path, *entries: Rejected) -> None:
+    await DeadLetterFile(str(path), 1 << 30, Metrics()).write(entries)
+
+
+def test_an_entry_cut_short_hides_nothing_an_agent_appends_during_a_replay(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file ends in part of an entry (its writer was killed mid-write). A replay (the
+    real command, in its own process) reads it; while its request is on the way, the agent
+    appends. The replay must read whole lines only and the agent cut the torn part under
+    the lock, or the appended entry is glued to it or loses its first bytes."""
+    dead_letter = tmp_path / "dead-letter.ndjson"
+    torn = encode_entry(Rejected("logs-a", "torn", 400, ERROR, b'{"n":0}'), "2024-05-01T12:00:00Z")
+    _write_entries(dead_letter, Rejected("logs-a", "1", 400, ERROR, b'{"n":1}'), extra=torn[:40])
+    late = Rejected("logs-a", "late", 400, ERROR, b'{"n":2}')
+    with FakeElasticsearch() as es:
+        es.set_delay(1.0)  # time to append between the replay's read and its rewrite
+        replay = subprocess.Popen(
+            [sys.executable, "-m", "shipper", "replay-dead-letter", str(dead_letter)],
+            env={"PATH": os.environ.get("PATH", ""), "SHIPPER_ES_HOSTS": es.url},
+            cwd=Path(__file__).resolve().parents[2],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            es.wait_for(lambda es: len(es.requests) >= 1, timeout=20)  # GET /: file read
+            asyncio.run(_append(dead_letter, late))
+            assert not any(r.path == "/_bulk" for r in es.requests), "appended too late"
+            out, err = replay.communicate(timeout=20)
+        finally:
+            replay.kill()
+        assert replay.returncode == 0, out + err
+        assert "replayed 1, still rejected 0" in out
+        assert sorted(es.documents("logs-a")) == ["1"]
+    assert "ended in 40 bytes of an entry cut short" in caplog.text  # the agent cut them
+    lines = dead_letter.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and [decode_entry(line).id for line in lines[:-1]] == ["late"]

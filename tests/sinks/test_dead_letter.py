@@ -1,3 +1,7 @@
+import resource
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -75,3 +79,53 @@ async def test_an_unwritable_file_drops_and_counts(tmp_path: Path) -> None:
     await dead.write([_rejected(1), _rejected(2)])
     assert sample(metrics, "shipper_records_dropped_total", reason="dead_letter_error") == 2
     assert sample(metrics, "shipper_records_dead_lettered_total") == 0
+
+
+_FAILING_WRITER = """
+import asyncio, sys
+from shipper.observe.metrics import Metrics
+from shipper.sinks.dead_letter import DeadLetterFile
+from shipper.sinks.elasticsearch.bulk import Rejected
+from tests.sinks.support import sample
+
+error = {"type": "document_parsing_exception", "reason": "x"}
+doc = b'{"log":"%s"}' % (b"y" * 50_000)
+metrics = Metrics()
+dead_letter = DeadLetterFile(sys.argv[1], 1 << 30, metrics)
+asyncio.run(dead_letter.write([Rejected("i", "big", 400, error, doc)]))
+print(sample(metrics, "shipper_records_dropped_total", reason="dead_letter_error"))
+"""
+
+
+async def test_an_entry_a_failed_write_cut_short_is_removed_before_the_next(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A write that fails midway (here the file size limit, as a full disk would) leaves
+    part of an entry at the end; the next append cuts it, so no line is glued to it."""
+    metrics = Metrics()
+    path = tmp_path / "dead-letter.ndjson"
+    dead = DeadLetterFile(str(path), 1 << 20, metrics)
+    await dead.write([_rejected(1)])
+    whole = path.read_bytes()
+
+    def limit_file_size() -> None:  # the write gets 1,000 bytes in, then EFBIG
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (len(whole) + 1000,) * 2)
+
+    failed = subprocess.run(
+        [sys.executable, "-c", _FAILING_WRITER, str(path)],
+        cwd=Path(__file__).resolve().parents[2],
+        preexec_fn=limit_file_size,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert failed.stdout.split() == ["1.0"], failed.stderr  # counted as dropped
+    assert "cannot write the dead-letter file" in failed.stderr
+    assert path.stat().st_size == len(whole) + 1000  # torn: part of the entry is there
+
+    await dead.write([_rejected(2)])
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and [decode_entry(line).id for line in lines[:-1]] == ["id-1", "id-2"]
+    assert "ended in 1000 bytes of an entry cut short" in caplog.text
