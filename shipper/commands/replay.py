@@ -7,8 +7,9 @@ refused (with their new error), those that could not be sent, and lines that are
 not dead-letter entries. Lines an agent appended while the replay ran are carried
 over into the new file: they are copied and the new file renamed into place under
 the lock the agent appends under (`dead_letter.open_locked`), so none is lost. A
-last line with no newline is an entry whose write was stopped (appends are whole under
-the lock): it is not read, and is left out of the new file.
+last line with no newline that is not one whole entry is an entry whose write was
+stopped (appends are whole under the lock): it is not read, and is left out of the new
+file.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from shipper.durable import replace_atomically
 from shipper.observe.metrics import Metrics
 from shipper.record import AckTracker, Documents
 from shipper.settings import SinkSettings
-from shipper.sinks.dead_letter import decode_entry, encode_entry, open_locked
+from shipper.sinks.dead_letter import decode_entry, encode_entry, open_locked, whole_lines_end
 from shipper.sinks.elasticsearch.bulk import Rejected
 from shipper.sinks.elasticsearch.sink import ElasticsearchSink
 from shipper.timestamps import now_rfc3339
@@ -56,7 +57,7 @@ async def _replay(settings: SinkSettings, path: str) -> int:
     kept: list[bytes] = []  # lines that stay in the file
     lines: list[bytes] = []
     entries: list[Rejected] = []
-    whole = data.rfind(b"\n") + 1  # after it: an entry cut short, cut under the lock
+    whole = whole_lines_end(data)  # after it: an entry cut short, cut under the lock
     for line in data[:whole].splitlines():
         if not line.strip():
             continue
@@ -143,7 +144,7 @@ def _rewrite(path: str, lines: list[bytes], already_read: int, inode: int) -> No
 
         current.seek(already_read)
         appended = current.read()
-        whole = appended.rfind(b"\n") + 1
+        whole = whole_lines_end(appended)
         if whole < len(appended):
             log.warning(
                 "%s ended in %d bytes of an entry cut short (kill -9 or a failed write): removed",

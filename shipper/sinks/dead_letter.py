@@ -17,7 +17,7 @@ lock; the replay copies what was appended and renames its new file into place
 under the lock; so an entry is either in the new file or was written to it. A write
 stopped midway (kill -9, full disk) leaves part of an entry after the last newline:
 both cut it under the lock (the agent before its next append, the replay when it
-rewrites), and the replay reads only whole lines.
+rewrites), and the replay reads only whole lines (`whole_lines_end`, the rule both keep).
 """
 
 from __future__ import annotations
@@ -148,7 +148,8 @@ class DeadLetterFile:
         created = not os.path.exists(self.path)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         with open_locked(self.path, "a+b") as file:
-            size = _cut_torn_entry(file, self.path)
+            size, lead = _mend_end(file, self.path)
+            size += len(lead)
             fitting = []
             for line in lines:
                 if size + len(line) > self.max_bytes:
@@ -156,7 +157,7 @@ class DeadLetterFile:
                 fitting.append(line)
                 size += len(line)
             if fitting:
-                file.write(b"".join(fitting))
+                file.write(lead + b"".join(fitting))
                 file.flush()
                 os.fsync(file.fileno())
         if created:
@@ -164,22 +165,42 @@ class DeadLetterFile:
         return len(fitting)
 
 
-def _cut_torn_entry(file: BinaryIO, path: str) -> int:
-    """Truncate the locked file after its last newline; return its size.
+def whole_lines_end(data: bytes) -> int:
+    """How many bytes of `data` (a dead-letter file's, from a line's start) are whole lines.
 
     Appends are whole under the lock, so a last line with no newline is an entry whose
-    write was stopped: a kill -9 (its record was not acknowledged, so it comes back) or a
-    failed write (its record was counted as dropped). Left there, the next entry would be
-    glued to it and the replay would keep the line as unreadable.
+    write was stopped (kill -9, full disk): not whole, unless it decodes as one entry (a
+    copy edited by hand may end so; only a write stopped before its newline ends so).
     """
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        try:
+            decode_entry(data[end:])
+        except ValueError:
+            return end
+    return len(data)
+
+
+def _mend_end(file: BinaryIO, path: str) -> tuple[int, bytes]:
+    """Make the locked file end where an entry may follow: its size then, and what to
+    write before that entry (a newline after a whole last entry that lacks one).
+
+    An entry cut short is truncated: its record was either not acknowledged (a kill -9:
+    it is read, refused and written again) or counted as dropped (a failed write). Left
+    there, the next entry would be glued to it and the replay would skip both.
+    """
+    fd = file.fileno()
     size = file.seek(0, os.SEEK_END)
-    keep = end_of_last_line(file.fileno(), size)
-    if keep < size:
-        os.ftruncate(file.fileno(), keep)
-        log.warning(
-            "dead-letter file %s ended in %d bytes of an entry cut short "
-            "(kill -9 or a failed write): removed before appending",
-            path,
-            size - keep,
-        )
-    return keep
+    keep = end_of_last_line(fd, size)
+    if keep == size:
+        return size, b""
+    if whole_lines_end(os.pread(fd, size - keep, keep)) == size - keep:
+        return size, b"\n"
+    os.ftruncate(fd, keep)
+    log.warning(
+        "dead-letter file %s ended in %d bytes of an entry cut short "
+        "(kill -9 or a failed write): removed before appending",
+        path,
+        size - keep,
+    )
+    return keep, b""

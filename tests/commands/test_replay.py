@@ -214,3 +214,24 @@ def test_an_entry_cut_short_hides_nothing_an_agent_appends_during_a_replay(
     assert "ended in 40 bytes of an entry cut short" in caplog.text  # the agent cut them
     lines = dead_letter.read_bytes().split(b"\n")
     assert lines[-1] == b"" and [decode_entry(line).id for line in lines[:-1]] == ["late"]
+
+
+def test_a_last_entry_missing_only_its_newline_is_replayed_and_appended_after(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A copy edited by hand may end without a newline: its last entry is whole, so it is
+    replayed, and an append to such a file starts on a line of its own."""
+    copy = tmp_path / "copy.ndjson"
+    entries = [Rejected("logs-a", str(n), 400, ERROR, b'{"n":%d}' % n) for n in range(2)]
+    _write_entries(copy, *entries)
+    copy.write_bytes(copy.read_bytes().rstrip(b"\n"))
+    with FakeElasticsearch() as es:
+        assert replay_dead_letter(es_settings(tmp_path, es.url).sink, str(copy)) == 0
+        assert sorted(es.documents("logs-a")) == ["0", "1"]
+    assert copy.read_bytes() == b""
+
+    _write_entries(copy, *entries)
+    copy.write_bytes(copy.read_bytes().rstrip(b"\n"))
+    asyncio.run(_append(copy, Rejected("logs-a", "2", 400, ERROR, b'{"n":2}')))
+    assert [decode_entry(line).id for line in copy.read_bytes().splitlines()] == ["0", "1", "2"]
+    assert "cut short" not in caplog.text
