@@ -68,7 +68,7 @@ def decode_entry(line: bytes) -> Rejected:
 
 
 def open_locked(path: str, mode: str) -> BinaryIO:
-    """`path` opened in `mode` ("ab" or "rb") under an exclusive `flock` (closing unlocks).
+    """`path` opened in `mode` ("a+b" or "rb") under an exclusive `flock` (closing unlocks).
 
     The lock is on the open file, so when a replay renamed a new file over `path`
     while we waited, the file we locked is the old one: open and lock again.

@@ -9,8 +9,9 @@ goes out as one join of them.
 A failed open, write or fsync (ENOSPC, EMFILE, a reader gone...) is one failed
 attempt: said once in plain words, retried with backoff from the first byte not
 written, so nothing is lost or doubled; with --once, given up after
-SHIPPER_ONCE_RETRY_TIMEOUT. A descriptor that refuses fsync (a character device such
-as /dev/null, a pipe) is acknowledged once written.
+SHIPPER_ONCE_RETRY_TIMEOUT (a document given up midway is cut off a regular file before
+the next write, or its line ended elsewhere). A descriptor that refuses fsync (a
+character device such as /dev/null, a pipe) is acknowledged once written.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ class LineSink:
     """Coalesces queued blocks of documents into one write per turn of its writer task.
 
     `opener` returns the descriptor to write to (called in the writer thread, again
-    after a failure when `owns_fd`); `name` says what it is in log lines.
+    after a failure when `owns_fd`); `name` says what it is in log lines. `mend` cuts
+    a torn document off the end of the descriptor's file, False where it cannot (not a
+    regular file): used after a write given up midway, before the next one.
     """
 
     def __init__(
@@ -55,9 +58,12 @@ class LineSink:
         metrics: Metrics,
         owns_fd: bool = False,
         supervisor: Supervisor | None = None,
+        mend: Callable[[int], bool] | None = None,
     ) -> None:
         self._supervisor = supervisor or Supervisor(metrics)
         self._opener = opener
+        self._mend = mend
+        self._torn = False  # a write given up midway left part of a document out
         self._name = name
         self._settings = settings
         self._metrics = metrics
@@ -157,7 +163,7 @@ class LineSink:
             if self._settings.once:
                 left = self._failing_since + self._settings.once_retry_timeout - now
                 if left <= 0:
-                    self._give_up(count, now - self._failing_since)
+                    self._give_up(count, now - self._failing_since, data)
                     return
                 delay = min(delay, left)
             self._metrics.records_retried.inc(count)
@@ -171,7 +177,9 @@ class LineSink:
         self._metrics.observe_latency(batch[-1].times[-1])
         ack_all(batch)
 
-    def _give_up(self, count: int, after: float) -> None:
+    def _give_up(self, count: int, after: float, data: bytes) -> None:
+        # part of a document went out: the next write must not go on after it
+        self._torn = self._torn or data[self._written - 1 : self._written] not in (b"", b"\n")
         self._given_up += count
         self._outstanding -= count
         log.error(
@@ -188,6 +196,8 @@ class LineSink:
         if self._fd is None:
             self._fd = self._opener()
             self._fsync = stat.S_ISREG(os.fstat(self._fd).st_mode)
+        if self._torn and not self._written:
+            self._end_torn_document(self._fd)
         view = memoryview(data)
         while self._written < len(data):
             self._written += os.write(self._fd, view[self._written :])
@@ -199,6 +209,15 @@ class LineSink:
                     raise
                 self._fsync = False
                 log.info("%s takes no fsync: records count once written", self._name)
+
+    def _end_torn_document(self, fd: int) -> None:
+        """After a write given up midway: cut the torn document off a file, or else end
+        its line, so the next document is never glued to it."""
+        if self._mend is None or not self._mend(fd):
+            view = memoryview(b"\n")
+            while view:
+                view = view[os.write(fd, view) :]
+        self._torn = False
 
     def _close_fd(self) -> None:
         fd, self._fd = self._fd, None

@@ -2,9 +2,14 @@
 
 import asyncio
 import os
+import resource
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
+import orjson
 import pytest
 
 from shipper.observe.metrics import Metrics
@@ -134,3 +139,103 @@ async def test_a_document_torn_by_a_kill_is_cut_before_the_first_write(tmp_path:
     again = Acks().events(2)
     assert await _delivered(file_sink(str(out), _settings(tmp_path), metrics), again)
     assert out.read_bytes() == _body(again)
+
+
+async def test_after_a_write_given_up_midway_the_next_document_starts_a_line() -> None:
+    """--once gives up on a write that got part of a document out (a full pipe that is
+    never read from here); once the pipe is read again, the next document must not be
+    glued to that part: its line is ended first."""
+    acks = Acks()
+    padded = {"pad": "x" * 5000}
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)  # a full pipe refuses the rest: a partial write
+    settings = _settings(Path(), once=True, once_retry_timeout=0.3)
+    sink = LineSink(lambda: write_end, "a pipe", settings, Metrics())
+    try:
+        await sink.start()
+        await sink.send(acks.events(30, doc=padded))  # 150 KB: more than the pipe holds
+        assert not await sink.drain(5)  # given up
+        got = b""
+        while chunk := _read_some(read_end):
+            got += chunk
+        assert got and not got.endswith(b"\n")  # part of a document went out
+        later = acks.events(2, start=30)
+        await sink.send(later)
+        await sink.drain(5)  # False all the same: the 30 given up stay given up
+        assert [block.ticket.pending for block in later] == [0]  # written, then acked
+        got += _read_some(read_end)
+    finally:
+        await sink.close()
+        os.close(read_end)
+        os.close(write_end)
+    *earlier, torn, first, second, end = got.split(b"\n")
+    assert end == b"" and [first + b"\n", second + b"\n"] == _body(later).splitlines(True)
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(torn)
+    assert all(orjson.loads(line)["pad"] for line in earlier)
+
+
+def _read_some(fd: int) -> bytes:
+    os.set_blocking(fd, False)
+    try:
+        return os.read(fd, 1 << 20)
+    except BlockingIOError:
+        return b""
+
+
+_GIVING_UP_WRITER = """
+import asyncio, resource, sys
+from shipper.observe.metrics import Metrics
+from shipper.settings import Output, SinkSettings
+from shipper.sinks.file import file_sink
+from tests.sinks.support import Acks
+
+async def main(path):
+    acks = Acks()
+    settings = SinkSettings(
+        output=Output("stdout"), retry_max_backoff=0.05, once=True, once_retry_timeout=0.3
+    )
+    sink = file_sink(path, settings, Metrics())
+    await sink.start()
+    await sink.send(acks.events(30, doc={"pad": "x" * 5000}))  # 150 KB
+    await sink.drain(5)  # given up: the file may grow no further
+    resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)  # room again
+    later = acks.events(2, start=30)
+    await sink.send(later)
+    await sink.drain(5)
+    await sink.close()
+    print(sum(block.ticket.pending for block in later))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_a_document_a_write_given_up_left_in_a_file_is_cut_before_the_next(
+    tmp_path: Path,
+) -> None:
+    """--once gives up on a write the file size limit stopped 70,000 bytes in (as a full
+    disk would), mid-document; when the next documents can be written, that part is cut
+    off first: every line of the file is a whole document."""
+    out = tmp_path / "out.ndjson"
+
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (70_000, resource.RLIM_INFINITY))
+
+    done = subprocess.run(
+        [sys.executable, "-c", _GIVING_UP_WRITER, str(out)],
+        cwd=Path(__file__).resolve().parents[2],
+        preexec_fn=limit_file_size,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == ["0"], done.stderr  # the later documents were acked
+    assert "gave up on 30 records" in done.stderr
+    assert "cut short by a write given up" in done.stderr
+    docs = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert out.read_bytes().endswith(b"\n")
+    assert [doc["log"] for doc in docs[-2:]] == ["line 30", "line 31"]
+    assert [doc["log"] for doc in docs[:-2]] == [f"line {n}" for n in range(len(docs) - 2)]
+    assert len(docs) - 2 == 70_000 // len(_body(Acks().events(1, doc={"pad": "x" * 5000})))
