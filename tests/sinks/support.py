@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import resource
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -20,6 +24,31 @@ from tests.fakes.elasticsearch import FakeElasticsearch
 
 FIELDS = {"kubernetes": {"namespace_name": "default", "pod_name": "web-1"}}
 ID_PREFIX = "id-"
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_with_file_size_limit(
+    script: str, *args: str, limit: int, hard: int = resource.RLIM_INFINITY
+) -> subprocess.CompletedProcess[str]:
+    """Run a Python `script` in a process whose writes stop at `limit` bytes a file (its
+    soft RLIMIT_FSIZE; it may raise it up to `hard`), as a full disk stops them: a write
+    gets part of its bytes out, then fails with EFBIG. It must exit 0."""
+
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG rather than a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=REPO,
+        preexec_fn=limit_file_size,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
 
 
 def doc_id(n: int) -> str:

@@ -1,7 +1,3 @@
-import resource
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -10,7 +6,7 @@ import pytest
 from shipper.observe.metrics import Metrics
 from shipper.sinks.dead_letter import DeadLetterFile, decode_entry, encode_entry
 from shipper.sinks.elasticsearch.bulk import Rejected
-from tests.sinks.support import sample
+from tests.sinks.support import run_with_file_size_limit, sample
 
 ERROR = {"type": "document_parsing_exception", "reason": "[1:20] object mapping for [a]"}
 
@@ -108,19 +104,8 @@ async def test_an_entry_a_failed_write_cut_short_is_removed_before_the_next(
     await dead.write([_rejected(1)])
     whole = path.read_bytes()
 
-    def limit_file_size() -> None:  # the write gets 1,000 bytes in, then EFBIG
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (len(whole) + 1000,) * 2)
-
-    failed = subprocess.run(
-        [sys.executable, "-c", _FAILING_WRITER, str(path)],
-        cwd=Path(__file__).resolve().parents[2],
-        preexec_fn=limit_file_size,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
+    # the write gets 1,000 bytes in, then EFBIG
+    failed = run_with_file_size_limit(_FAILING_WRITER, str(path), limit=len(whole) + 1000)
     assert failed.stdout.split() == ["1.0"], failed.stderr  # counted as dropped
     assert "cannot write the dead-letter file" in failed.stderr
     assert path.stat().st_size == len(whole) + 1000  # torn: part of the entry is there

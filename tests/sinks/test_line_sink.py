@@ -2,10 +2,6 @@
 
 import asyncio
 import os
-import resource
-import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -17,7 +13,7 @@ from shipper.record import Documents
 from shipper.settings import Output, SinkSettings
 from shipper.sinks.file import file_sink
 from shipper.sinks.line_sink import LineSink
-from tests.sinks.support import Acks, sample
+from tests.sinks.support import Acks, run_with_file_size_limit, sample
 
 
 def _settings(tmp_path: Path, **overrides: object) -> SinkSettings:
@@ -218,19 +214,7 @@ def test_a_document_a_write_given_up_left_in_a_file_is_cut_before_the_next(
     off first: every line of the file is a whole document."""
     out = tmp_path / "out.ndjson"
 
-    def limit_file_size() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (70_000, resource.RLIM_INFINITY))
-
-    done = subprocess.run(
-        [sys.executable, "-c", _GIVING_UP_WRITER, str(out)],
-        cwd=Path(__file__).resolve().parents[2],
-        preexec_fn=limit_file_size,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = run_with_file_size_limit(_GIVING_UP_WRITER, str(out), limit=70_000)
     assert done.stdout.split() == ["0"], done.stderr  # the later documents were acked
     assert "gave up on 30 records" in done.stderr
     assert "cut short by a write given up" in done.stderr
